@@ -1,0 +1,541 @@
+"""``@trace`` and its kind presets: classify once, bind inputs, span around the call.
+
+Each decorated callable is classified once, at decoration time, as sync,
+async, generator or async generator, and gets the matching small wrapper.
+All four share ``_open`` / ``_close_ok`` / ``_close_error``; our own work sits
+inside guards, the user's function is called exactly once, and its exception
+is re-raised with a bare ``raise`` (same object, traceback intact).
+
+The wrapper is a ``wrapt.FunctionWrapper`` whose ``enabled`` hook is
+``_config.is_enabled``: before ``init()`` (or with tracing off) wrapt calls the
+function directly and none of this module runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, overload
+
+import wrapt
+
+from tracekit import _config, _guard, _serialize
+from tracekit._context import CURRENT, detach
+from tracekit._span import (
+    CANCELLED,
+    CLOSED,
+    NON_RECORDING,
+    Span,
+    SpanKind,
+    end_span,
+    kind_name,
+    runtime,
+    sampled_out,
+    set_end_reason,
+    set_error,
+    start_span,
+)
+
+F = TypeVar("F")
+
+_get = CURRENT.get
+_set = CURRENT.set
+_snapshot = _serialize.snapshot
+_PLAIN = (str, int, float, bool, type(None))
+
+
+class _Layout:
+    """How to bind call arguments to parameter names, computed once."""
+
+    __slots__ = ("defaults", "drop", "names", "names_bound", "var_pos")
+
+    def __init__(self, fn: Any, ignore: Iterable[str]) -> None:
+        names: list[str] = []
+        defaults: list[tuple[str, Any]] = []
+        self.var_pos: str | None = None
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            params = ()  # type: ignore[assignment]
+        for p in params:
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                names.append(p.name)
+            elif p.kind is p.VAR_POSITIONAL:
+                self.var_pos = p.name
+            if p.default is not p.empty:
+                defaults.append((p.name, p.default))
+        drop = set(ignore)
+        if names and names[0] in ("self", "cls"):
+            drop.add(names[0])
+        self.names = tuple(names)
+        # Called through an instance or class, wrapt passes self/cls as `instance`
+        # and leaves it out of args.
+        self.names_bound = tuple(names[1:])
+        self.defaults = tuple(defaults)
+        self.drop = tuple(drop)
+
+    def bind(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        names = self.names if instance is None else self.names_bound
+        inputs = dict(zip(names, args))
+        if len(args) > len(names):
+            inputs[self.var_pos or "args"] = args[len(names) :]
+        if kwargs:
+            inputs.update(kwargs)  # **kwargs are flattened into the inputs
+        for name, default in self.defaults:
+            if name not in inputs:
+                inputs[name] = default
+        for name in self.drop:
+            inputs.pop(name, None)
+        return inputs
+
+
+class _Spec:
+    """Everything a wrapper needs, fixed at decoration time."""
+
+    __slots__ = ("attrs", "capture_inputs", "capture_outputs", "kind", "layout", "name")
+
+    def __init__(
+        self,
+        fn: Any,
+        name: str | None,
+        kind: SpanKind | str,
+        capture_inputs: bool,
+        capture_outputs: bool,
+        ignore_inputs: Iterable[str],
+        metadata: Mapping[str, Any] | None,
+        tags: Iterable[str],
+    ) -> None:
+        self.name = name or _default_name(fn)
+        self.kind = kind_name(kind)
+        self.capture_inputs = capture_inputs
+        self.capture_outputs = capture_outputs
+        self.layout = _Layout(fn, (ignore_inputs,) if isinstance(ignore_inputs, str) else ignore_inputs)
+        attrs: dict[str, Any] = {}
+        if metadata:
+            attrs.update(_serialize.to_jsonable(dict(metadata)))
+        tag_list = [tags] if isinstance(tags, str) else [str(t) for t in tags]
+        if tag_list:
+            attrs["tags"] = tag_list
+        self.attrs = attrs or None
+
+
+def _default_name(fn: Any) -> str:
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if not isinstance(qualname, str):
+        return type(fn).__name__
+    return qualname.rpartition("<locals>.")[2]
+
+
+# -- shared open/close helpers (each guarded: our failures never reach the user) ----
+
+
+def _open(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Span:
+    """Start the span for one call; NON_RECORDING when the trace is sampled out."""
+    if parent is None and sampled_out():
+        return NON_RECORDING
+    inputs = None
+    if spec.capture_inputs and runtime.capture_inputs:
+        inputs = _snapshot(spec.layout.bind(instance, args, kwargs), runtime.limits)
+    span = start_span(spec.name, spec.kind, parent, inputs)
+    if spec.attrs is not None:
+        span._attrs = dict(spec.attrs)
+    return span
+
+
+def _close_ok(spec: _Spec, span: Span, result: Any) -> None:
+    try:
+        if spec.capture_outputs and runtime.capture_outputs:
+            # The named-outputs rule: a returned dict is the outputs mapping itself.
+            value = result if isinstance(result, dict) else {"output": result}
+            span._outputs = _snapshot(value, runtime.limits)
+        end_span(span)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.close")
+
+
+def _close_error(span: Span, exc: BaseException) -> None:
+    try:
+        set_error(span, exc)
+        if isinstance(exc, asyncio.CancelledError):
+            span._flags |= CANCELLED
+            set_end_reason(span, "cancelled")
+        end_span(span)
+    except Exception as inner:
+        _guard.internal_error(inner, "decorator.close_error")
+
+
+def _close_items(spec: _Spec, span: Span, items: list[Any], total: int, closed: bool) -> None:
+    try:
+        if closed:
+            span._flags |= CLOSED
+            set_end_reason(span, "closed")
+        if spec.capture_outputs and runtime.capture_outputs:
+            if total > len(items):
+                items = [*items, f"[truncated: {total} items]"]
+            span._outputs = _snapshot({"output": items}, runtime.limits)
+        end_span(span)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.close_items")
+
+
+def _try_open(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Span:
+    try:
+        return _open(spec, parent, instance, args, kwargs)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.open")
+        return NON_RECORDING
+
+
+# -- one wrapper per shape -----------------------------------------------------------
+
+
+def _sync(spec: _Spec) -> Callable[..., Any]:
+    def traced_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        parent = _get()
+        if parent is NON_RECORDING:
+            return wrapped(*args, **kwargs)
+        span = _try_open(spec, parent, instance, args, kwargs)
+        token = _set(span)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            detach(token, span, parent)
+            if span is not NON_RECORDING:
+                _close_error(span, exc)
+            raise
+        detach(token, span, parent)
+        if span is not NON_RECORDING:
+            _close_ok(spec, span, result)
+        return result
+
+    return traced_call
+
+
+def _async(spec: _Spec) -> Callable[..., Any]:
+    async def traced_coroutine(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        # The span opens when the coroutine starts running, in the context of
+        # the task running it: never-awaited coroutines leave no open span.
+        parent = _get()
+        if parent is NON_RECORDING:
+            return await wrapped(*args, **kwargs)
+        span = _try_open(spec, parent, instance, args, kwargs)
+        token = _set(span)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            detach(token, span, parent)
+            if span is not NON_RECORDING:
+                _close_error(span, exc)
+            raise
+        detach(token, span, parent)
+        if span is not NON_RECORDING:
+            _close_ok(spec, span, result)
+        return result
+
+    return traced_coroutine
+
+
+def _generator(spec: _Spec) -> Callable[..., Any]:
+    def traced_generator_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        parent = _get()
+        if parent is NON_RECORDING:
+            return wrapped(*args, **kwargs)
+        span = _try_open(spec, parent, instance, args, kwargs)
+        try:
+            gen = wrapped(*args, **kwargs)  # runs no user code: only binds arguments
+        except BaseException as exc:
+            if span is not NON_RECORDING:
+                _close_error(span, exc)
+            raise
+        if span is NON_RECORDING:
+            return _drive_unsampled(gen)
+        return _drive(spec, span, gen)
+
+    return traced_generator_call
+
+
+def _drive_unsampled(gen: Any) -> Any:
+    # Keep the trace unsampled inside the generator's own code too.
+    return (yield from _drive_plain(gen))
+
+
+def _drive_plain(gen: Any) -> Any:
+    sent: Any = None
+    while True:
+        token = _set(NON_RECORDING)
+        try:
+            item = gen.send(sent)
+        except StopIteration as stop:
+            CURRENT.reset(token)
+            return stop.value
+        except BaseException:
+            CURRENT.reset(token)
+            raise
+        CURRENT.reset(token)
+        sent = yield item
+
+
+def _drive(spec: _Spec, span: Span, gen: Any) -> Any:
+    """Delegate to ``gen`` like ``yield from``, with ``span`` current only while it runs.
+
+    No context token is held across our own ``yield``: each resumption sets and
+    resets the variable inside one step, so closing this generator from
+    another task or by GC cannot corrupt anyone's context.
+    """
+    cap = runtime.limits.max_items
+    items: list[Any] = []
+    total = 0
+    sent: Any = None
+    thrown: BaseException | None = None
+    parent = None
+    while True:
+        token = _set(span)
+        try:
+            if thrown is None:
+                item = gen.send(sent)
+            else:
+                exc, thrown = thrown, None
+                item = gen.throw(exc)
+        except StopIteration as stop:
+            detach(token, span, parent)
+            _close_items(spec, span, items, total, closed=False)
+            return stop.value
+        except BaseException as exc:
+            detach(token, span, parent)
+            _close_error(span, exc)
+            raise
+        detach(token, span, parent)
+        if total < cap:
+            items.append(item)
+        total += 1
+        try:
+            sent = yield item
+        except GeneratorExit:
+            # close() or garbage collection before exhaustion.
+            token = _set(span)
+            try:
+                gen.close()
+            except BaseException as exc:
+                detach(token, span, parent)
+                _close_error(span, exc)
+                raise
+            detach(token, span, parent)
+            _close_items(spec, span, items, total, closed=True)
+            raise
+        except BaseException as exc:
+            thrown = exc
+
+
+def _async_generator(spec: _Spec) -> Callable[..., Any]:
+    def traced_async_generator_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        parent = _get()
+        if parent is NON_RECORDING:
+            return wrapped(*args, **kwargs)
+        span = _try_open(spec, parent, instance, args, kwargs)
+        try:
+            agen = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            if span is not NON_RECORDING:
+                _close_error(span, exc)
+            raise
+        return _adrive(spec, span, agen)
+
+    return traced_async_generator_call
+
+
+async def _adrive(spec: _Spec, span: Span, agen: Any) -> Any:
+    """The async twin of :func:`_drive`: ``span`` is current only inside ``agen``."""
+    recording = span is not NON_RECORDING
+    cap = runtime.limits.max_items
+    items: list[Any] = []
+    total = 0
+    sent: Any = None
+    thrown: BaseException | None = None
+    parent = None
+    while True:
+        token = _set(span)
+        try:
+            if thrown is None:
+                item = await agen.asend(sent)
+            else:
+                exc, thrown = thrown, None
+                item = await agen.athrow(exc)
+        except StopAsyncIteration:
+            detach(token, span, parent)
+            if recording:
+                _close_items(spec, span, items, total, closed=False)
+            return
+        except BaseException as exc:
+            detach(token, span, parent)
+            if recording:
+                _close_error(span, exc)
+            raise
+        detach(token, span, parent)
+        if total < cap:
+            items.append(item)
+        total += 1
+        try:
+            sent = yield item
+        except GeneratorExit:
+            token = _set(span)
+            try:
+                await agen.aclose()
+            except BaseException as exc:
+                detach(token, span, parent)
+                if recording:
+                    _close_error(span, exc)
+                raise
+            detach(token, span, parent)
+            if recording:
+                _close_items(spec, span, items, total, closed=True)
+            raise
+        except BaseException as exc:
+            thrown = exc
+
+
+_MAKERS = {
+    "sync": _sync,
+    "async": _async,
+    "generator": _generator,
+    "async_generator": _async_generator,
+}
+
+
+def _shape(fn: Any) -> str:
+    if inspect.isasyncgenfunction(fn):
+        return "async_generator"
+    if inspect.iscoroutinefunction(fn):
+        return "async"
+    if inspect.isgeneratorfunction(fn):
+        return "generator"
+    return "sync"
+
+
+class TracedFunction(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """The wrapper ``@trace`` returns; it behaves like the function it wraps."""
+
+    __slots__ = ("_self_spec",)
+
+
+def _decorate(
+    fn: Any,
+    name: str | None,
+    kind: SpanKind | str,
+    capture_inputs: bool,
+    capture_outputs: bool,
+    ignore_inputs: Iterable[str],
+    metadata: Mapping[str, Any] | None,
+    tags: Iterable[str],
+) -> Any:
+    if isinstance(fn, TracedFunction):
+        # Decorated twice: the outer decorator's options win and one span is made.
+        fn = fn.__wrapped__
+    inner = fn.__func__ if isinstance(fn, (classmethod, staticmethod)) else fn
+    if not callable(inner):
+        raise TypeError(f"tracekit.trace expects a function or method, got {type(fn).__name__}")
+    spec = _Spec(inner, name, kind, capture_inputs, capture_outputs, ignore_inputs, metadata, tags)
+    wrapper = TracedFunction(fn, _MAKERS[_shape(inner)](spec), enabled=_config.is_enabled)
+    wrapper._self_spec = spec
+    return wrapper
+
+
+@overload
+def trace(fn: F, /) -> F: ...
+@overload
+def trace(
+    fn: None = None,
+    /,
+    *,
+    name: str | None = None,
+    kind: SpanKind | str = "CHAIN",
+    capture_inputs: bool = True,
+    capture_outputs: bool = True,
+    ignore_inputs: Iterable[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+    tags: Iterable[str] = (),
+) -> Callable[[F], F]: ...
+def trace(
+    fn: Any = None,
+    /,
+    *,
+    name: str | None = None,
+    kind: SpanKind | str = "CHAIN",
+    capture_inputs: bool = True,
+    capture_outputs: bool = True,
+    ignore_inputs: Iterable[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+    tags: Iterable[str] = (),
+) -> Any:
+    """Trace every call of a function as a span.
+
+    Works bare (``@trace``) or called (``@trace(name=..., kind=...)``), on
+    functions, ``async def``, generators, async generators, methods,
+    classmethods and staticmethods.
+
+    Args:
+        fn: the function (bare form).
+        name: the span name; the function's qualified name by default.
+        kind: a :class:`SpanKind` or its name.
+        capture_inputs: record the bound arguments.
+        capture_outputs: record the return value (or the yielded items).
+        ignore_inputs: parameter names never recorded.
+        metadata: extra attributes recorded on every span of this function.
+        tags: tags recorded as the ``tags`` attribute.
+
+    Returns:
+        The traced function, or a decorator in the called form.
+    """
+    options = (name, kind, capture_inputs, capture_outputs, ignore_inputs, metadata, tags)
+    if fn is None:
+        return lambda f: _decorate(f, *options)
+    return _decorate(fn, *options)
+
+
+def _preset(kind: SpanKind, doc: str) -> Any:
+    @overload
+    def decorator(fn: F, /) -> F: ...
+    @overload
+    def decorator(
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        capture_inputs: bool = True,
+        capture_outputs: bool = True,
+        ignore_inputs: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+    ) -> Callable[[F], F]: ...
+    def decorator(
+        fn: Any = None,
+        /,
+        *,
+        name: str | None = None,
+        capture_inputs: bool = True,
+        capture_outputs: bool = True,
+        ignore_inputs: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+    ) -> Any:
+        return trace(
+            fn,
+            name=name,
+            kind=kind,
+            capture_inputs=capture_inputs,
+            capture_outputs=capture_outputs,
+            ignore_inputs=ignore_inputs,
+            metadata=metadata,
+            tags=tags,
+        )
+
+    decorator.__name__ = decorator.__qualname__ = kind.value.lower()
+    decorator.__doc__ = doc
+    return decorator
+
+
+agent: Any = _preset(SpanKind.AGENT, "``@trace`` with kind AGENT: an agent's run or step.")
+tool: Any = _preset(SpanKind.TOOL, "``@trace`` with kind TOOL: a tool the agent calls.")
+chain: Any = _preset(SpanKind.CHAIN, "``@trace`` with kind CHAIN: a pipeline step.")
+llm: Any = _preset(SpanKind.LLM, "``@trace`` with kind LLM: a model call.")
+retriever: Any = _preset(SpanKind.RETRIEVER, "``@trace`` with kind RETRIEVER: a document lookup.")

@@ -1,0 +1,371 @@
+"""The export pipeline: bounded queue, one exporter thread, batches, counters.
+
+The traced call only ever appends to a ``deque`` (atomic under the GIL) and
+reads a few counters; it never takes a lock the exporter holds, never waits
+on a backend, the disk or the network. When the queue is full (by count or by
+bytes) the new span is dropped and counted.
+
+The exporter thread wakes on a full batch or every ``interval`` seconds,
+turns spans into records (``to_record`` + processors), and hands each batch to
+every backend. It runs with tracing suppressed, so a backend's own calls are
+never traced. A backend that raises is logged once per reason and counted; one
+that hangs only holds this thread: ``flush(timeout)`` still returns on time
+and the queue caps still bound memory. If the thread dies it is restarted on
+the next span or flush, and counted.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tracekit import _guard, _processors
+from tracekit._context import CURRENT
+from tracekit._span import (
+    ABANDONED,
+    NON_RECORDING,
+    Span,
+    open_spans,
+    runtime,
+    set_end_reason,
+)
+
+if TYPE_CHECKING:
+    from tracekit._config import Options
+    from tracekit.backends import Backend
+
+DROP_REASONS = (
+    "queue_full",
+    "backend_error",
+    "timeout",
+    "storage_full",
+    "oversize",
+    "after_shutdown",
+    "abandoned",
+    "filtered",
+)
+
+
+def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
+    """The span record of DESIGN.md for a finished span (exporter thread)."""
+    limits = options.limits
+    redact = options.redact
+    record: dict[str, Any] = {
+        "trace_id": f"{span._trace_id:032x}",
+        "span_id": f"{span._span_id:016x}",
+        "parent_id": f"{span._parent_id:016x}" if span._parent_id else None,
+        "name": span.name,
+        "kind": span.kind,
+        "project": project,
+        "start_ns": span.start_ns,
+        "end_ns": span.end_ns,
+        "status": span._status,
+        "error": span._error,
+        "inputs": _processors.load_payload(span._inputs, limits, redact),
+        "outputs": _processors.load_payload(span._outputs, limits, redact),
+        "model": span._model,
+        "usage": span._usage,
+        "attributes": dict(span._attrs) if span._attrs else {},
+        "events": list(span._events) if span._events else [],
+    }
+    if redact:
+        _processors.redact_record_extras(record)
+    if record["error"] and len(record["error"]["stack"]) > limits.max_string_chars:
+        record["error"]["stack"] = record["error"]["stack"][-limits.max_string_chars :]
+    return record
+
+
+class Pipeline:
+    """Queue + exporter thread feeding one or more backends."""
+
+    def __init__(self, backends: Sequence[Backend], options: Options) -> None:
+        self.backends = list(backends)
+        self.options = options
+        self.created = 0
+        self.exported = 0
+        self.worker_restarts = 0
+        self.dropped = dict.fromkeys(DROP_REASONS, 0)
+        intervals = [getattr(b, "export_interval", None) for b in self.backends]
+        self.interval = options.export_interval or min(
+            [float(i) for i in intervals if i] or [1.0]
+        )
+        self._fresh_state()
+
+    def _fresh_state(self) -> None:
+        self._queue: collections.deque[Span] = collections.deque()
+        self._seq_in = 0
+        self._seq_out = 0
+        self._bytes_in = 0
+        self._bytes_out = 0
+        self._wake = threading.Event()
+        self._cond = threading.Condition(threading.Lock())
+        self._flush_asked = 0
+        self._flush_done = 0
+        self._thread: threading.Thread | None = None
+        self._alive = False
+        self._stopping = False
+        self.closed = False
+
+    # -- hot path ------------------------------------------------------------------
+
+    def submit(self, span: Span) -> None:
+        """Enqueue a finished span (called from the traced call; never blocks)."""
+        self.created += 1
+        if self.closed:
+            self._drop("after_shutdown", 1, "span ended after tracekit.shutdown(); dropped")
+            return
+        queue = self._queue
+        opts = self.options
+        if (
+            len(queue) >= opts.queue_max_spans
+            or self._bytes_in - self._bytes_out + span._size > opts.queue_max_bytes
+        ):
+            self._drop("queue_full", 1, "export queue full; spans are being dropped")
+            return
+        queue.append(span)
+        self._bytes_in += span._size
+        self._seq_in += 1
+        if len(queue) >= opts.batch_size:
+            self._wake.set()
+        if not self._alive:
+            self._start_worker()
+
+    def _drop(self, reason: str, count: int, message: str) -> None:
+        self.dropped[reason] += count
+        _guard.log_once(f"drop:{reason}", "tracekit: %s (see tracekit.stats())", message)
+
+    # -- worker --------------------------------------------------------------------
+
+    def _start_worker(self) -> None:
+        with self._cond:
+            if self._alive or self._stopping:
+                return
+            if self._thread is not None:
+                self.worker_restarts += 1
+            self._alive = True
+            thread = threading.Thread(target=self._run, name="tracekit-exporter", daemon=True)
+            self._thread = thread
+        thread.start()
+
+    def _run(self) -> None:
+        CURRENT.set(NON_RECORDING)  # the exporter's own work is never traced
+        try:
+            while True:
+                self._wake.wait(self.interval)
+                self._wake.clear()
+                self._abandon_stale()
+                self._drain()
+                self._finish_flush()
+                if self._stopping and not self._queue:
+                    break
+        finally:
+            self._alive = False
+            with self._cond:
+                self._cond.notify_all()
+
+    def _drain(self) -> None:
+        queue = self._queue
+        batch_size = self.options.batch_size
+        while queue:
+            batch: list[Span] = []
+            try:
+                while len(batch) < batch_size:
+                    batch.append(queue.popleft())
+            except IndexError:
+                pass
+            try:
+                self._export(batch)
+            except BaseException:
+                # Only a BaseException from a backend gets here; it ends this
+                # thread (restarted on the next span or flush). Count the batch.
+                self.dropped["backend_error"] += len(batch)
+                raise
+            finally:
+                self._bytes_out += sum(s._size for s in batch)
+                self._seq_out += len(batch)
+                with self._cond:
+                    self._cond.notify_all()
+
+    def _export(self, batch: list[Span]) -> None:
+        records = []
+        opts = self.options
+        for span in batch:
+            try:
+                record: dict[str, Any] | None = to_record(span, opts.project, opts)
+                for processor in opts.processors:
+                    if record is None:
+                        break
+                    record = processor(record)
+                if record is None:
+                    self._drop("filtered", 1, "a processor dropped spans")
+                    continue
+                if span._size > opts.limits.max_record_bytes // 2 and _processors.enforce_record_size(
+                    record, opts.limits
+                ):
+                    self._drop("oversize", 1, "span payload over the record size cap was cut")
+                records.append(record)
+            except Exception as exc:
+                _guard.internal_error(exc, "pipeline.to_record", reraise=False)
+                self._drop("backend_error", 1, "a span could not be converted to a record")
+        if not records:
+            return
+        failed = False
+        for backend in self.backends:
+            try:
+                backend.export(records)
+            except Exception as exc:
+                failed = True
+                _guard.log_once(
+                    f"backend:{type(backend).__name__}:{type(exc).__name__}",
+                    "tracekit backend %s failed to export (%s); spans dropped and counted",
+                    type(backend).__name__,
+                    type(exc).__name__,
+                )
+        if failed:
+            self.dropped["backend_error"] += len(records)
+        else:
+            self.exported += len(records)
+
+    def _finish_flush(self) -> None:
+        asked = self._flush_asked
+        if asked == self._flush_done:
+            return
+        for backend in self.backends:
+            try:
+                backend.flush()
+            except Exception as exc:
+                _guard.log_once(
+                    f"backend-flush:{type(backend).__name__}:{type(exc).__name__}",
+                    "tracekit backend %s failed to flush (%s)",
+                    type(backend).__name__,
+                    type(exc).__name__,
+                )
+        with self._cond:
+            self._flush_done = asked
+            self._cond.notify_all()
+
+    def _abandon_stale(self) -> None:
+        """End spans left open past the caps (count or age) as abandoned."""
+        opts = self.options
+        oldest_allowed = runtime.clock() - int(opts.max_span_age_s * 1e9)
+        while open_spans:
+            try:
+                span_id = next(iter(open_spans))
+                span = open_spans[span_id]
+            except (StopIteration, RuntimeError, KeyError):
+                return  # changed under us by a traced call; next round
+            if len(open_spans) <= opts.max_open_spans and span.start_ns >= oldest_allowed:
+                return
+            open_spans.pop(span_id, None)
+            if span.end_ns:
+                continue
+            span._flags |= ABANDONED
+            span._status = "ERROR"
+            span._error = {
+                "type": "Abandoned",
+                "message": "span still open past the open-span caps; exported unfinished",
+                "stack": "",
+            }
+            set_end_reason(span, "abandoned")
+            self._drop("abandoned", 1, "spans left open past the caps were exported as abandoned")
+            span.end_ns = runtime.clock()
+            span._size = 512 + len(span._inputs or "")
+            self.submit(span)
+
+    # -- control -------------------------------------------------------------------
+
+    def flush(self, timeout: float) -> bool:
+        """Export everything enqueued so far and flush the backends.
+
+        Returns:
+            True if that finished within ``timeout`` seconds, else False.
+        """
+        if self._thread is threading.current_thread():
+            return False  # called from a backend: waiting on ourselves would deadlock
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            target = self._seq_in
+            self._flush_asked += 1
+            ticket = self._flush_asked
+        self._wake.set()
+        while True:
+            with self._cond:
+                if self._seq_out >= target and self._flush_done >= ticket:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if self._alive:
+                    # The worker notifies after each batch; the bound is a safety net.
+                    self._cond.wait(min(remaining, 0.25))
+                    continue
+                if self._stopping:
+                    return False
+            self._start_worker()  # never started, or died: (re)start it
+            self._wake.set()
+
+    def shutdown(self, timeout: float) -> bool:
+        """Stop accepting spans, export what is queued, close the backends.
+
+        Returns:
+            True if everything was exported and closed within ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        self.closed = True
+        ok = True
+        if self._thread is not None or self._queue:
+            ok = self.flush(timeout)
+            self._stopping = True
+            self._wake.set()
+            thread = self._thread
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+                if thread.is_alive():
+                    ok = False
+        pending = len(self._queue)
+        if pending:
+            self._queue.clear()
+            self._drop("timeout", pending, "spans still queued at the shutdown deadline were dropped")
+        if self._thread is None or not self._thread.is_alive():
+            for backend in self.backends:
+                try:
+                    backend.shutdown()
+                except Exception as exc:
+                    _guard.log_once(
+                        f"backend-shutdown:{type(backend).__name__}",
+                        "tracekit backend %s failed to shut down (%s)",
+                        type(backend).__name__,
+                        type(exc).__name__,
+                    )
+        return ok
+
+    def after_fork_in_child(self) -> None:
+        """A forked child starts fresh: the parent's queue is the parent's to export."""
+        created, exported = self.created, self.exported
+        self._fresh_state()
+        self.created, self.exported = created - created, exported - exported
+        self.dropped = dict.fromkeys(DROP_REASONS, 0)
+        self.worker_restarts = 0
+        for backend in self.backends:
+            hook = getattr(backend, "after_fork", None)
+            if hook is not None:
+                try:
+                    hook()
+                except Exception as exc:
+                    _guard.internal_error(exc, "pipeline.after_fork", reraise=False)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for ``tracekit.stats()``."""
+        return {
+            "created": self.created,
+            "exported": self.exported,
+            "pending": len(self._queue),
+            "open_spans": len(open_spans),
+            "worker_restarts": self.worker_restarts,
+            "dropped": dict(self.dropped),
+            "pid": os.getpid(),
+        }

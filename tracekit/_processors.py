@@ -1,0 +1,192 @@
+"""Processors: what happens to a finished span before any backend sees it.
+
+Runs on the exporter thread, once per span, in this order:
+
+1. payload preparation: the JSON text frozen on the hot path is loaded and
+   cut to the size caps (strings, items, depth), with NaN/Infinity made valid
+   JSON; text that cannot hold anything over a cap skips the walk;
+2. redaction (on by default): values under secret-looking keys, and strings
+   that look like provider keys, become ``"[REDACTED]"``;
+3. the user's own processors (``init(redact=callable)``): ``record -> record |
+   None``, where None drops the record (counted).
+
+Head sampling is decided at the root span on the hot path instead (a sampled
+out trace creates no spans at all), see ``_span.sampled_out``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from tracekit._serialize import Limits, cut_string, to_jsonable
+
+Record = dict[str, Any]
+Processor = Callable[[Record], "Record | None"]
+
+REDACTED = "[REDACTED]"
+
+# Key names whose values are secrets. Matched on the key lowercased with
+# separators removed, so "api_key", "API-Key" and "apiKey" all match.
+_SECRET_KEY_PARTS = (
+    "apikey",
+    "password",
+    "passwd",
+    "secret",
+    "authorization",
+    "cookie",
+    "credential",
+    "privatekey",
+    "accesskey",
+    "sessionid",
+)
+_SECRET_KEY_EXACT = frozenset({"auth", "pwd", "token", "bearer", "signature", "xapikey"})
+# Counters that contain "token" but are not secrets.
+_TOKEN_SUFFIXES = ("token", "tokenid")
+
+# Strings that look like provider keys or bearer credentials.
+_SECRET_VALUE = re.compile(
+    r"(?:\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}"
+    r"|\bAKIA[0-9A-Z]{16}\b"
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}"
+    r"|\bgithub_pat_[A-Za-z0-9_]{30,}"
+    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"
+    r"|\bAIza[0-9A-Za-z_\-]{35}"
+    r"|\bhf_[A-Za-z0-9]{30,}"
+    r"|\bglpat-[A-Za-z0-9_\-]{20,}"
+    r"|\bBearer\s+[A-Za-z0-9._~+/\-]{16,}=*"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*-----END [A-Z ]*PRIVATE KEY-----)"
+)
+# Cheap pre-check over JSON text: if this finds nothing, no walk is needed.
+_MAYBE_SECRET = re.compile(
+    r"(?i)api.?key|passw|secret|authori[sz]ation|cookie|credential|private|access.?key|"
+    r"session.?id|token|auth|pwd|bearer|signature|sk-|AKIA|gh[pousr]_|github_pat|xox|AIza|hf_|glpat"
+)
+
+_key_cache: dict[str, bool] = {}
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether values under ``key`` are redacted (``max_tokens`` is not; ``api_key`` is)."""
+    cached = _key_cache.get(key)
+    if cached is not None:
+        return cached
+    norm = "".join(ch for ch in key.lower() if ch.isalnum())
+    secret = (
+        norm in _SECRET_KEY_EXACT
+        or any(part in norm for part in _SECRET_KEY_PARTS)
+        or (norm.endswith(_TOKEN_SUFFIXES) and not norm.endswith("tokens"))
+    )
+    if len(_key_cache) < 10_000:
+        _key_cache[key] = secret
+    return secret
+
+
+def redact_string(value: str) -> str:
+    """Replace provider-key-looking parts of ``value`` with ``[REDACTED]``."""
+    if len(value) < 20:
+        return value
+    return _SECRET_VALUE.sub(REDACTED, value)
+
+
+def redact_value(value: Any) -> Any:
+    """Return ``value`` (JSON data) with secrets replaced; inputs are not mutated."""
+    if isinstance(value, str):
+        return redact_string(value)
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if value_is_set(v) and is_secret_key(k) else redact_value(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_value(v) for v in value]
+    return value
+
+
+def value_is_set(value: Any) -> bool:
+    """Empty values under a secret key are kept: ``api_key=None`` tells something."""
+    return value not in (None, "", False)
+
+
+def _cut(value: Any, limits: Limits, depth: int) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= limits.max_string_chars else cut_string(value, limits.max_string_chars)
+    if isinstance(value, float):
+        return to_jsonable(value, limits)  # NaN / Infinity -> text
+    if not isinstance(value, (dict, list)):
+        return value
+    if depth >= limits.max_depth:
+        return f"[truncated: deeper than {limits.max_depth} levels]"
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for i, (k, v) in enumerate(value.items()):
+            if i == limits.max_items:
+                out["…"] = f"[truncated: {len(value)} keys]"
+                break
+            out[k] = _cut(v, limits, depth + 1)
+        return out
+    cut = [_cut(v, limits, depth + 1) for v in value[: limits.max_items]]
+    if len(value) > limits.max_items:
+        cut.append(f"[truncated: {len(value)} items]")
+    return cut
+
+
+def load_payload(text: str | None, limits: Limits, redact: bool) -> dict[str, Any]:
+    """JSON text frozen on the hot path -> the record's inputs/outputs mapping.
+
+    Args:
+        text: the snapshot, or None when nothing was captured.
+        limits: the size caps.
+        redact: whether built-in redaction applies.
+
+    Returns:
+        A JSON-safe dict within the caps (never raises).
+    """
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except Exception:
+        return {"…": "[unreadable payload]"}
+    # Text too short to hold a long string, a long container, deep nesting or a
+    # non-finite float needs no walk: most small payloads stop here.
+    needs_cut = (
+        len(text) > 2 * limits.max_items
+        or text.count("[") + text.count("{") > limits.max_depth
+        or "NaN" in text
+        or "Infinity" in text
+    )
+    if needs_cut:
+        value = _cut(value, limits, 0)
+    if redact and _MAYBE_SECRET.search(text):
+        value = redact_value(value)
+    return value if isinstance(value, dict) else {"output": value}
+
+
+def redact_record_extras(record: Record) -> None:
+    """Redact the parts of a record not covered by :func:`load_payload`."""
+    if record["attributes"]:
+        record["attributes"] = redact_value(record["attributes"])
+    if record["events"]:
+        record["events"] = redact_value(record["events"])
+    error = record["error"]
+    if error:
+        record["error"] = {k: redact_string(v) for k, v in error.items()}
+
+
+def enforce_record_size(record: Record, limits: Limits) -> bool:
+    """Replace the payloads of a record over ``max_record_bytes`` by markers.
+
+    Returns:
+        True when something was cut (the caller counts it as ``oversize``).
+    """
+    size = len(json.dumps(record, separators=(",", ":")))
+    if size <= limits.max_record_bytes:
+        return False
+    marker = f"[truncated: record of {size} bytes exceeded {limits.max_record_bytes}]"
+    for field in ("inputs", "outputs", "attributes"):
+        record[field] = {"…": marker}
+    record["events"] = []
+    return True

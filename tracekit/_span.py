@@ -1,0 +1,502 @@
+"""The live span, span kinds, the seed's hand-built tree API, and ``to_record``.
+
+A :class:`Span` is mutable while it is open. When it ends it is handed to the
+pipeline as it is; the exporter thread turns it into the span record of
+DESIGN.md (:func:`to_record`), so the traced call never pays for that.
+Inputs and outputs are frozen as JSON text when they are captured
+(``_serialize.snapshot``), so later mutation by the caller cannot change them.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from tracekit import _serialize
+from tracekit._serialize import DEFAULT_LIMITS, Limits
+
+
+class SpanKind(str, enum.Enum):
+    """What a span stands for. The seed's four kinds plus RETRIEVER and EMBEDDING."""
+
+    AGENT = "AGENT"
+    TOOL = "TOOL"
+    LLM = "LLM"
+    CHAIN = "CHAIN"
+    RETRIEVER = "RETRIEVER"
+    EMBEDDING = "EMBEDDING"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_KINDS = frozenset(k.value for k in SpanKind)
+
+
+def kind_name(kind: SpanKind | str) -> str:
+    """Normalise a kind given as ``SpanKind`` or string; ValueError if unknown."""
+    value = kind.value if isinstance(kind, SpanKind) else str(kind).upper()
+    if value not in _KINDS:
+        raise ValueError(f"unknown span kind {kind!r}; expected one of {', '.join(sorted(_KINDS))}")
+    return value
+
+
+# Flags kept in Span._flags.
+CLOSED = 1  # a generator closed (or garbage-collected) before it was exhausted
+CANCELLED = 2  # an asyncio task cancelled while the span was open
+FORKED = 4  # open in the parent when the process forked: the child never exports it
+ABANDONED = 8  # still open past the open-span caps: exported as abandoned
+
+END_REASON = "tracekit.end_reason"
+
+
+class _Runtime:
+    """Hot-path settings, swapped as a whole by ``_config.init``/``_reset``.
+
+    One object with slots: the traced call reads plain attributes, never a
+    lock and never a dict of options.
+    """
+
+    __slots__ = (
+        "capture_inputs",
+        "capture_outputs",
+        "clock",
+        "flush_root",
+        "limits",
+        "new_id",
+        "sample_rate",
+        "sink",
+    )
+
+    def __init__(self) -> None:
+        self.sink: Callable[[Span], None] = _drop
+        self.capture_inputs = True
+        self.capture_outputs = True
+        self.sample_rate = 1.0
+        self.limits: Limits = DEFAULT_LIMITS
+        self.clock: Callable[[], int] = time.time_ns
+        self.new_id: Callable[[int], int] = random.getrandbits
+        self.flush_root: Callable[[], None] | None = None
+
+
+def _drop(span: Span) -> None:
+    """The sink before ``init()`` and after ``shutdown()``: nothing is kept."""
+
+
+runtime = _Runtime()
+
+# Spans started and not yet ended, oldest first (dicts keep insertion order).
+# The exporter thread ends the ones past the caps as abandoned.
+open_spans: dict[int, Span] = {}
+
+
+class Span:
+    """A unit of work: an agent step, a tool call, a chain, an LLM request.
+
+    Spans are made for you by the decorators, ``tracekit.span()`` and the
+    integrations. You can also build a tree by hand exactly as in the W&B
+    Prompts tutorial and record it with :func:`tracekit.log`::
+
+        parent = tracekit.Span(name="Example Span", span_kind=tracekit.SpanKind.AGENT)
+        child = tracekit.Span(name="Tool 1", span_kind=tracekit.SpanKind.TOOL)
+        child.add_named_result({"input": "..."}, {"response": "1998"})
+        parent.add_child_span(child)
+        tracekit.log(parent)
+
+    Setters on a span that has already ended do nothing.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_attrs",
+        "_children",
+        "_error",
+        "_events",
+        "_flags",
+        "_inputs",
+        "_model",
+        "_outputs",
+        "_parent_id",
+        "_planned_end_ns",  # only hand-built spans set it; read with getattr
+        "_results",
+        "_size",
+        "_span_id",
+        "_status",
+        "_trace_id",
+        "_usage",
+        "end_ns",
+        "kind",
+        "name",
+        "start_ns",
+    )
+
+    _attrs: dict[str, Any] | None
+    _children: list[Span] | None
+    _error: dict[str, str] | None
+    _events: list[dict[str, Any]] | None
+    _flags: int
+    _inputs: str | None
+    _model: str | None
+    _outputs: str | None
+    _parent_id: int
+    _planned_end_ns: int
+    _results: list[tuple[Any, Any]] | None
+    _size: int
+    _span_id: int
+    _status: str
+    _trace_id: int
+    _usage: dict[str, int] | None
+    end_ns: int
+    kind: str
+    name: str
+    start_ns: int
+
+    def __init__(
+        self,
+        name: str | None = None,
+        span_kind: SpanKind | str | None = None,
+        *,
+        span_id: str | None = None,
+        start_time_ms: int | None = None,
+        end_time_ms: int | None = None,
+        status_code: str | None = None,
+        status_message: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        results: Iterable[Any] | None = None,
+        child_spans: Iterable[Span] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        outputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Build a span by hand (the seed's tree API); record it with ``tracekit.log``.
+
+        Args:
+            name: the span's name.
+            span_kind: a :class:`SpanKind` or its name; CHAIN when omitted.
+            span_id: an explicit 16-hex-digit id (generated otherwise).
+            start_time_ms: start time in epoch milliseconds (default: now).
+            end_time_ms: end time in epoch milliseconds (default: when logged).
+            status_code: ``"SUCCESS"``/``"OK"`` or ``"ERROR"``.
+            status_message: the error message when ``status_code`` is ERROR.
+            attributes: initial attributes.
+            results: seed ``Result`` objects or ``(inputs, outputs)`` pairs.
+            child_spans: initial children.
+            inputs: initial inputs mapping.
+            outputs: initial outputs mapping.
+        """
+        rt = runtime
+        self.name = name if name is not None else "span"
+        self.kind = kind_name(span_kind) if span_kind is not None else "CHAIN"
+        self._trace_id = 0
+        self._parent_id = 0
+        self._span_id = _parse_id(span_id) if span_id else (rt.new_id(64) or 1)
+        self.start_ns = start_time_ms * 1_000_000 if start_time_ms is not None else rt.clock()
+        self.end_ns = 0
+        self._status = "OK"
+        self._error = None
+        self._inputs = None
+        self._outputs = None
+        self._model = None
+        self._usage = None
+        self._attrs = None
+        self._events = None
+        self._children = None
+        self._results = None
+        self._flags = 0
+        self._size = 0
+        if end_time_ms is not None:
+            self._planned_end_ns = end_time_ms * 1_000_000
+        if status_code is not None and status_code.upper() == "ERROR":
+            self._status = "ERROR"
+            self._error = {"type": "Error", "message": status_message or "", "stack": ""}
+        for key, value in (attributes or {}).items():
+            self.set_attribute(key, value)
+        for result in results or ():
+            pair = result if isinstance(result, tuple) else (
+                getattr(result, "inputs", None), getattr(result, "outputs", None))
+            self.add_named_result(pair[0] or {}, pair[1] or {})
+        for child in child_spans or ():
+            self.add_child_span(child)
+        if inputs is not None:
+            self.set_inputs(inputs)
+        if outputs is not None:
+            self.set_outputs(outputs)
+
+    # -- identity ------------------------------------------------------------------
+
+    @property
+    def trace_id(self) -> str | None:
+        """The 32-hex-digit trace id (None for a hand-built span not yet logged)."""
+        return f"{self._trace_id:032x}" if self._trace_id else None
+
+    @property
+    def span_id(self) -> str:
+        """The 16-hex-digit span id."""
+        return f"{self._span_id:016x}"
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent's span id, or None for a root span."""
+        return f"{self._parent_id:016x}" if self._parent_id else None
+
+    @property
+    def is_recording(self) -> bool:
+        """True: this span will be exported (see :func:`tracekit.current_span`)."""
+        return True
+
+    @property
+    def status(self) -> str:
+        """``"OK"`` or ``"ERROR"``."""
+        return self._status
+
+    def __repr__(self) -> str:
+        return f"<tracekit.Span {self.kind} {self.name!r} span_id={self.span_id}>"
+
+    # -- setters -------------------------------------------------------------------
+
+    def set_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Replace the span's inputs with ``inputs`` (frozen now)."""
+        if not self.end_ns:
+            self._inputs = _serialize.snapshot(_as_mapping(inputs, "input"), runtime.limits)
+
+    def set_outputs(self, outputs: Mapping[str, Any]) -> None:
+        """Replace the span's outputs with the named values in ``outputs``."""
+        if not self.end_ns:
+            self._outputs = _serialize.snapshot(_as_mapping(outputs, "output"), runtime.limits)
+
+    def set_output(self, value: Any) -> None:
+        """Record a single return value, as ``{"output": value}``."""
+        if not self.end_ns:
+            self._outputs = _serialize.snapshot({"output": value}, runtime.limits)
+
+    def set_usage(
+        self,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        total_tokens: int | None = None,
+        **extra: int,
+    ) -> None:
+        """Record token usage. ``total_tokens`` defaults to prompt + completion.
+
+        Extra counters (``cached_tokens``, ``reasoning_tokens``...) are kept too.
+        """
+        if self.end_ns:
+            return
+        prompt = _int(prompt_tokens)
+        completion = _int(completion_tokens)
+        total = _int(total_tokens) if total_tokens is not None else prompt + completion
+        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+        for key, value in extra.items():
+            if value is not None:
+                usage[str(key)] = _int(value)
+        self._usage = usage
+
+    def set_model(self, name: str, **params: Any) -> None:
+        """Record the model name and, optionally, its request parameters.
+
+        Parameters go to the ``model_parameters`` attribute.
+        """
+        if self.end_ns:
+            return
+        self._model = _serialize.safe_str(name)
+        if params:
+            self.set_attribute("model_parameters", params)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute; the value is converted to JSON-safe data now."""
+        if self.end_ns:
+            return
+        attrs = self._attrs
+        if attrs is None:
+            attrs = self._attrs = {}
+        attrs[_serialize.safe_str(key)] = _serialize.to_jsonable(value, runtime.limits)
+
+    def add_attribute(self, key: str, value: Any) -> None:
+        """Seed-compatible alias of :meth:`set_attribute`."""
+        self.set_attribute(key, value)
+
+    def add_event(
+        self,
+        name: str,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        timestamp_ns: int | None = None,
+    ) -> None:
+        """Add a timestamped event (a log line, a retry, a streamed chunk...)."""
+        if self.end_ns:
+            return
+        event = {
+            "name": _serialize.safe_str(name),
+            "time_ns": timestamp_ns if timestamp_ns is not None else runtime.clock(),
+            "attributes": _serialize.to_jsonable(dict(attributes or {}), runtime.limits),
+        }
+        if self._events is None:
+            self._events = []
+        self._events.append(event)
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Mark the span as failed with ``exc`` (type, message and stack)."""
+        if not self.end_ns:
+            set_error(self, exc)
+
+    # -- the seed's tree API -------------------------------------------------------
+
+    def add_named_result(self, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> None:
+        """Add one named inputs/outputs pair (seed API); pairs are merged in order."""
+        if self.end_ns:
+            return
+        limits = runtime.limits
+        if self._results is None:
+            self._results = []
+        self._results.append(
+            (_serialize.to_jsonable(inputs, limits), _serialize.to_jsonable(outputs, limits))
+        )
+
+    def add_child_span(self, child: Span) -> None:
+        """Attach ``child`` under this span (seed API)."""
+        if self._children is None:
+            self._children = []
+        self._children.append(child)
+
+    @property
+    def child_spans(self) -> list[Span]:
+        """The hand-built children of this span."""
+        return list(self._children or ())
+
+
+class NonRecordingSpan(Span):
+    """The span you get outside any trace: every setter does nothing.
+
+    ``tracekit.current_span()`` returns it instead of None, so user code never
+    has to branch. It is also what is current inside an unsampled trace and on
+    the exporter thread (where tracing is suppressed).
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self.name = ""
+        self.kind = "CHAIN"
+        self._trace_id = 0
+        self._span_id = 0
+        self._parent_id = 0
+        self.start_ns = 0
+        # Marked as ended: every setter of Span already ignores an ended span.
+        self.end_ns = 1
+        self._status = "OK"
+
+    @property
+    def is_recording(self) -> bool:
+        """False: nothing set on this span is kept."""
+        return False
+
+    @property
+    def span_id(self) -> str:
+        """All zeros, the W3C invalid span id."""
+        return "0" * 16
+
+    def __repr__(self) -> str:
+        return "<tracekit.NonRecordingSpan>"
+
+    def add_child_span(self, child: Span) -> None:  # noqa: D102
+        pass
+
+
+NON_RECORDING = NonRecordingSpan()
+
+
+# -- hot-path helpers (used by the decorators and span()) ---------------------------
+
+
+def start_span(name: str, kind: str, parent: Span | None, inputs: str | None) -> Span:
+    """Open a live span under ``parent`` (a new trace when None) and register it."""
+    rt = runtime
+    span = Span.__new__(Span)
+    if parent is None:
+        span._trace_id = rt.new_id(128) or 1
+        span._parent_id = 0
+    else:
+        span._trace_id = parent._trace_id
+        span._parent_id = parent._span_id
+    span._span_id = sid = rt.new_id(64) or 1
+    span.name = name
+    span.kind = kind
+    span._inputs = inputs
+    span._outputs = None
+    span._status = "OK"
+    span._error = None
+    span._model = None
+    span._usage = None
+    span._attrs = None
+    span._events = None
+    span._children = None
+    span._results = None
+    span._flags = 0
+    span.end_ns = 0
+    span.start_ns = rt.clock()
+    open_spans[sid] = span
+    return span
+
+
+def sampled_out() -> bool:
+    """Head sampling, decided once per trace at its root."""
+    rate = runtime.sample_rate
+    return rate < 1.0 and random.random() >= rate
+
+
+def end_span(span: Span) -> None:
+    """End ``span`` now and hand it to the pipeline (exactly once)."""
+    if span.end_ns:
+        return
+    rt = runtime
+    span.end_ns = rt.clock()
+    open_spans.pop(span._span_id, None)
+    if span._flags & FORKED:
+        return
+    span._size = 512 + len(span._inputs or "") + len(span._outputs or "")
+    rt.sink(span)
+    if span._parent_id == 0 and rt.flush_root is not None:
+        rt.flush_root()
+
+
+def error_type(exc: BaseException) -> str:
+    """The recorded error type: the exception class name."""
+    return type(exc).__name__
+
+
+def set_error(span: Span, exc: BaseException) -> None:
+    """Record ``exc`` on ``span``: status ERROR with type, message and stack."""
+    span._status = "ERROR"
+    try:
+        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        stack = ""
+    span._error = {"type": error_type(exc), "message": _serialize.safe_str(exc), "stack": stack}
+
+
+def set_end_reason(span: Span, reason: str) -> None:
+    """Record why a span ended early ("closed", "cancelled", "abandoned")."""
+    if span._attrs is None:
+        span._attrs = {}
+    span._attrs[END_REASON] = reason
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _as_mapping(value: Any, default_key: str) -> Any:
+    return value if isinstance(value, Mapping) else {default_key: value}
+
+
+def _parse_id(value: str) -> int:
+    try:
+        return int(value, 16) or 1
+    except ValueError:
+        return runtime.new_id(64) or 1

@@ -1,0 +1,109 @@
+"""Backends: where finished span records go. A public extension point.
+
+A backend is any object with three methods (:class:`Backend`); inheriting is
+not required. The exporter thread calls them with batches of span records
+(the dicts of DESIGN.md), never from the traced call. Backends are chosen by
+URL scheme through one table, which is also the list a bad URL error names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from tracekit.backends.console import ConsoleBackend
+from tracekit.backends.jsonl import JsonlBackend
+from tracekit.backends.memory import MemoryBackend
+
+__all__ = ["Backend", "ConsoleBackend", "JsonlBackend", "MemoryBackend", "from_url", "resolve"]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the pipeline needs from a backend.
+
+    Optional attributes: ``export_interval`` (seconds between batches; remote
+    backends ask for 5) and ``after_fork()`` (called in a forked child before
+    it exports anything, to reopen files or connections).
+    """
+
+    def export(self, records: Sequence[dict[str, Any]]) -> None:
+        """Store or send a batch of finished span records. May raise: it is counted."""
+
+    def flush(self) -> None:
+        """Make everything exported so far durable or sent."""
+
+    def shutdown(self) -> None:
+        """Flush and release resources; no export follows."""
+
+
+def _path_of(url: str, rest: str) -> str:
+    # SQLAlchemy's convention: "scheme:///rel/path" (rest "/rel/path") is relative,
+    # "scheme:////abs/path" (rest "//abs/path") is absolute.
+    if not rest.startswith("/") or len(rest) < 2:
+        raise ValueError(
+            f"backend URL {url!r} has no path: use three slashes for a relative path "
+            "(jsonl:///spans.jsonl) or four for an absolute one (jsonl:////tmp/spans.jsonl)"
+        )
+    return rest[1:]
+
+
+def _memory(url: str, rest: str) -> Backend:
+    return MemoryBackend()
+
+
+def _console(url: str, rest: str) -> Backend:
+    target = rest.strip("/").lower()
+    if target not in ("", "stdout", "stderr"):
+        raise ValueError(f"backend URL {url!r}: console writes to stdout or stderr (console://stderr)")
+    return ConsoleBackend(stream=target or "stdout")
+
+
+def _jsonl(url: str, rest: str) -> Backend:
+    return JsonlBackend(_path_of(url, rest))
+
+
+# scheme -> factory(url, text after "scheme:/") ; later issues add sqlite, otlp+http, wandb
+SCHEMES: dict[str, Callable[[str, str], Backend]] = {
+    "console": _console,
+    "jsonl": _jsonl,
+    "memory": _memory,
+}
+
+
+def from_url(url: str) -> Backend:
+    """Build the backend a URL names.
+
+    Raises:
+        ValueError: for an unknown scheme (naming the schemes that exist) or a bad path.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"backend URL must be a non-empty string, got {url!r}")
+    text = url.strip()
+    scheme, sep, rest = text.partition(":")
+    if sep and rest and not rest.startswith("//"):
+        raise ValueError(f"backend URL {url!r} is malformed: expected scheme://... or a bare scheme")
+    factory = SCHEMES.get(scheme.lower())
+    if factory is None:
+        known = ", ".join(sorted(SCHEMES))
+        raise ValueError(f"unknown tracekit backend {url!r}; the schemes that exist are: {known}")
+    return factory(url, rest[1:] if rest else "")
+
+
+def resolve(spec: str | Backend | Sequence[str | Backend]) -> list[Backend]:
+    """Turn ``init(backend=...)`` into backend objects (URL, object or a list of them)."""
+    items = [spec] if isinstance(spec, str) or not isinstance(spec, Sequence) else list(spec)
+    if not items:
+        raise ValueError("init(backend=[]) needs at least one backend")
+    backends: list[Backend] = []
+    for item in items:
+        if isinstance(item, str):
+            backends.append(from_url(item))
+        elif all(callable(getattr(item, verb, None)) for verb in ("export", "flush", "shutdown")):
+            backends.append(item)
+        else:
+            raise ValueError(
+                f"{item!r} is not a backend: expected a URL or an object with "
+                "export(records), flush() and shutdown()"
+            )
+    return backends
