@@ -29,6 +29,7 @@ from tracekit._span import (
     Span,
     SpanKind,
     end_span,
+    freeze_output,
     kind_name,
     runtime,
     sampled_out,
@@ -41,14 +42,16 @@ F = TypeVar("F")
 
 _get = CURRENT.get
 _set = CURRENT.set
+_reset = CURRENT.reset
 _snapshot = _serialize.snapshot
-_PLAIN = (str, int, float, bool, type(None))
+_freeze = _serialize.freeze
+_PLAIN = _serialize._PLAIN
 
 
 class _Layout:
     """How to bind call arguments to parameter names, computed once."""
 
-    __slots__ = ("defaults", "drop", "names", "names_bound", "var_pos")
+    __slots__ = ("defaults", "drop", "names", "names_bound", "simple", "var_pos")
 
     def __init__(self, fn: Any, ignore: Iterable[str]) -> None:
         names: list[str] = []
@@ -74,9 +77,17 @@ class _Layout:
         self.names_bound = tuple(names[1:])
         self.defaults = tuple(defaults)
         self.drop = tuple(drop)
+        # Nothing to add or remove after zipping names with args: the common case.
+        self.simple = not defaults and not drop
 
     def bind(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Inputs by parameter name (``_open`` inlines the simple case)."""
         names = self.names if instance is None else self.names_bound
+        if self.simple and not kwargs and len(args) <= len(names):
+            return dict(zip(names, args))
+        return self.bind_full(names, args, kwargs)
+
+    def bind_full(self, names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         inputs = dict(zip(names, args))
         if len(args) > len(names):
             inputs[self.var_pos or "args"] = args[len(names) :]
@@ -132,11 +143,18 @@ def _default_name(fn: Any) -> str:
 
 def _open(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Span:
     """Start the span for one call; NON_RECORDING when the trace is sampled out."""
-    if parent is None and sampled_out():
+    rt = runtime
+    if parent is None and rt.sample_rate < 1.0 and sampled_out():
         return NON_RECORDING
     inputs = None
-    if spec.capture_inputs and runtime.capture_inputs:
-        inputs = _snapshot(spec.layout.bind(instance, args, kwargs), runtime.limits)
+    if spec.capture_inputs and rt.capture_inputs:
+        layout = spec.layout
+        names = layout.names if instance is None else layout.names_bound
+        if layout.simple and not kwargs and len(args) <= len(names):
+            bound = dict(zip(names, args))  # the common case, inlined
+        else:
+            bound = layout.bind_full(names, args, kwargs)
+        inputs = _freeze(bound, rt.limits)
     span = start_span(spec.name, spec.kind, parent, inputs)
     if spec.attrs is not None:
         span._attrs = dict(spec.attrs)
@@ -147,8 +165,10 @@ def _close_ok(spec: _Spec, span: Span, result: Any) -> None:
     try:
         if spec.capture_outputs and runtime.capture_outputs:
             # The named-outputs rule: a returned dict is the outputs mapping itself.
-            value = result if isinstance(result, dict) else {"output": result}
-            span._outputs = _snapshot(value, runtime.limits)
+            if isinstance(result, dict):
+                span._outputs = _freeze(result, runtime.limits, owned=False)
+            else:
+                span._outputs = _freeze({"output": result}, runtime.limits)
         end_span(span)
     except Exception as exc:
         _guard.internal_error(exc, "decorator.close")
@@ -173,7 +193,7 @@ def _close_items(spec: _Spec, span: Span, items: list[Any], total: int, closed: 
         if spec.capture_outputs and runtime.capture_outputs:
             if total > len(items):
                 items = [*items, f"[truncated: {total} items]"]
-            span._outputs = _snapshot({"output": items}, runtime.limits)
+            span._outputs = freeze_output(items)
         end_span(span)
     except Exception as exc:
         _guard.internal_error(exc, "decorator.close_items")
@@ -191,11 +211,16 @@ def _try_open(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs
 
 
 def _sync(spec: _Spec) -> Callable[..., Any]:
+    # The hottest function in tracekit: helpers are inlined on purpose.
     def traced_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         parent = _get()
         if parent is NON_RECORDING:
             return wrapped(*args, **kwargs)
-        span = _try_open(spec, parent, instance, args, kwargs)
+        try:
+            span = _open(spec, parent, instance, args, kwargs)
+        except Exception as exc:
+            _guard.internal_error(exc, "decorator.open")
+            span = NON_RECORDING
         token = _set(span)
         try:
             result = wrapped(*args, **kwargs)
@@ -204,7 +229,10 @@ def _sync(spec: _Spec) -> Callable[..., Any]:
             if span is not NON_RECORDING:
                 _close_error(span, exc)
             raise
-        detach(token, span, parent)
+        try:
+            _reset(token)
+        except (ValueError, RuntimeError):
+            detach(token, span, parent)
         if span is not NON_RECORDING:
             _close_ok(spec, span, result)
         return result

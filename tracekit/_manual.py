@@ -15,6 +15,7 @@ from tracekit._span import (
     SpanKind,
     end_span,
     kind_name,
+    payload_size,
     runtime,
     sampled_out,
     set_error,
@@ -73,7 +74,7 @@ class SpanScope:
             else:
                 text = None
                 if self._inputs is not None and runtime.capture_inputs:
-                    text = _serialize.snapshot(dict(self._inputs), runtime.limits)
+                    text = _serialize.freeze(dict(self._inputs), runtime.limits)
                 span = start_span(self._name, self._kind, parent, text)
                 for key, value in (self._metadata or {}).items():
                     span.set_attribute(key, value)
@@ -176,10 +177,10 @@ def _log_tree(span: Span, seen: set[int]) -> int:
             inputs.update(_as_mapping(result_in, "input"))
             outputs.update(_as_mapping(result_out, "output"))
         limits = runtime.limits
-        span._inputs = _serialize.snapshot(inputs, limits)
-        span._outputs = _serialize.snapshot(outputs, limits)
+        span._inputs = _serialize.freeze(inputs, limits)
+        span._outputs = _serialize.freeze(outputs, limits)
     end = getattr(span, "_planned_end_ns", 0) or max(runtime.clock(), last_child_end)
     span.end_ns = max(end, span.start_ns)
-    span._size = 512 + len(span._inputs or "") + len(span._outputs or "")
+    span._size = 256 + payload_size(span._inputs) + payload_size(span._outputs)
     runtime.sink(span)
     return span.end_ns

@@ -30,6 +30,7 @@ from tracekit._span import (
     NON_RECORDING,
     Span,
     open_spans,
+    payload_size,
     runtime,
     set_end_reason,
 )
@@ -50,14 +51,17 @@ DROP_REASONS = (
 )
 
 
+_prepare = _processors.prepare_payload
+
+
 def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
     """The span record of DESIGN.md for a finished span (exporter thread)."""
     limits = options.limits
     redact = options.redact
     record: dict[str, Any] = {
-        "trace_id": f"{span._trace_id:032x}",
-        "span_id": f"{span._span_id:016x}",
-        "parent_id": f"{span._parent_id:016x}" if span._parent_id else None,
+        "trace_id": "%032x" % span._trace_id,  # noqa: UP031 (twice as fast as an f-string)
+        "span_id": "%016x" % span._span_id,  # noqa: UP031
+        "parent_id": "%016x" % span._parent_id if span._parent_id else None,  # noqa: UP031
         "name": span.name,
         "kind": span.kind,
         "project": project,
@@ -65,16 +69,16 @@ def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
         "end_ns": span.end_ns,
         "status": span._status,
         "error": span._error,
-        "inputs": _processors.load_payload(span._inputs, limits, redact),
-        "outputs": _processors.load_payload(span._outputs, limits, redact),
+        "inputs": _prepare(span._inputs, limits, redact) if span._inputs else {},
+        "outputs": _prepare(span._outputs, limits, redact) if span._outputs else {},
         "model": span._model,
         "usage": span._usage,
         "attributes": dict(span._attrs) if span._attrs else {},
         "events": list(span._events) if span._events else [],
     }
-    if redact:
+    if redact and (span._attrs or span._events or span._error):
         _processors.redact_record_extras(record)
-    if record["error"] and len(record["error"]["stack"]) > limits.max_string_chars:
+    if span._error and len(record["error"]["stack"]) > limits.max_string_chars:
         record["error"]["stack"] = record["error"]["stack"][-limits.max_string_chars :]
     return record
 
@@ -85,8 +89,10 @@ class Pipeline:
     def __init__(self, backends: Sequence[Backend], options: Options) -> None:
         self.backends = list(backends)
         self.options = options
-        self.created = 0
         self.exported = 0
+        self._max_spans = options.queue_max_spans
+        self._max_bytes = options.queue_max_bytes
+        self._batch_size = options.batch_size
         self.worker_restarts = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         intervals = [getattr(b, "export_interval", None) for b in self.backends]
@@ -114,22 +120,18 @@ class Pipeline:
 
     def submit(self, span: Span) -> None:
         """Enqueue a finished span (called from the traced call; never blocks)."""
-        self.created += 1
         if self.closed:
             self._drop("after_shutdown", 1, "span ended after tracekit.shutdown(); dropped")
             return
         queue = self._queue
-        opts = self.options
-        if (
-            len(queue) >= opts.queue_max_spans
-            or self._bytes_in - self._bytes_out + span._size > opts.queue_max_bytes
-        ):
+        size = span._size
+        if len(queue) >= self._max_spans or self._bytes_in - self._bytes_out + size > self._max_bytes:
             self._drop("queue_full", 1, "export queue full; spans are being dropped")
             return
         queue.append(span)
-        self._bytes_in += span._size
+        self._bytes_in += size
         self._seq_in += 1
-        if len(queue) >= opts.batch_size:
+        if len(queue) >= self._batch_size:
             self._wake.set()
         if not self._alive:
             self._start_worker()
@@ -273,7 +275,7 @@ class Pipeline:
             set_end_reason(span, "abandoned")
             self._drop("abandoned", 1, "spans left open past the caps were exported as abandoned")
             span.end_ns = runtime.clock()
-            span._size = 512 + len(span._inputs or "")
+            span._size = 256 + payload_size(span._inputs)
             self.submit(span)
 
     # -- control -------------------------------------------------------------------
@@ -345,9 +347,8 @@ class Pipeline:
 
     def after_fork_in_child(self) -> None:
         """A forked child starts fresh: the parent's queue is the parent's to export."""
-        created, exported = self.created, self.exported
         self._fresh_state()
-        self.created, self.exported = created - created, exported - exported
+        self.exported = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         self.worker_restarts = 0
         for backend in self.backends:
@@ -360,8 +361,9 @@ class Pipeline:
 
     def stats(self) -> dict[str, Any]:
         """Counters for ``tracekit.stats()``."""
+        dropped_at_submit = self.dropped["queue_full"] + self.dropped["after_shutdown"]
         return {
-            "created": self.created,
+            "created": self._seq_in + dropped_at_submit,
             "exported": self.exported,
             "pending": len(self._queue),
             "open_spans": len(open_spans),

@@ -17,6 +17,7 @@ out trace creates no spans at all), see ``_span.sampled_out``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -59,10 +60,10 @@ _SECRET_VALUE = re.compile(
     r"|\bBearer\s+[A-Za-z0-9._~+/\-]{16,}=*"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*-----END [A-Z ]*PRIVATE KEY-----)"
 )
-# Cheap pre-check over JSON text: if this finds nothing, no walk is needed.
-_MAYBE_SECRET = re.compile(
-    r"(?i)api.?key|passw|secret|authori[sz]ation|cookie|credential|private|access.?key|"
-    r"session.?id|token|auth|pwd|bearer|signature|sk-|AKIA|gh[pousr]_|github_pat|xox|AIza|hf_|glpat"
+# A cheap literal pre-check (about 0.2 us on a short string): only strings it
+# finds something in pay for the full pattern above.
+_MAYBE_SECRET_VALUE = re.compile(
+    r"sk-|AKIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|hf_|glpat-|Bearer|PRIVATE KEY"
 )
 
 _key_cache: dict[str, bool] = {}
@@ -86,7 +87,7 @@ def is_secret_key(key: str) -> bool:
 
 def redact_string(value: str) -> str:
     """Replace provider-key-looking parts of ``value`` with ``[REDACTED]``."""
-    if len(value) < 20:
+    if len(value) < 20 or not _MAYBE_SECRET_VALUE.search(value):
         return value
     return _SECRET_VALUE.sub(REDACTED, value)
 
@@ -110,9 +111,12 @@ def value_is_set(value: Any) -> bool:
     return value not in (None, "", False)
 
 
-def _cut(value: Any, limits: Limits, depth: int) -> Any:
+def _clean(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
+    """One pass over loaded JSON data: cut to the caps, make floats valid, redact."""
     if isinstance(value, str):
-        return value if len(value) <= limits.max_string_chars else cut_string(value, limits.max_string_chars)
+        if len(value) > limits.max_string_chars:
+            value = cut_string(value, limits.max_string_chars)
+        return redact_string(value) if redact else value
     if isinstance(value, float):
         return to_jsonable(value, limits)  # NaN / Infinity -> text
     if not isinstance(value, (dict, list)):
@@ -125,48 +129,68 @@ def _cut(value: Any, limits: Limits, depth: int) -> Any:
             if i == limits.max_items:
                 out["…"] = f"[truncated: {len(value)} keys]"
                 break
-            out[k] = _cut(v, limits, depth + 1)
+            if redact and value_is_set(v) and is_secret_key(k):
+                out[k] = REDACTED
+            else:
+                out[k] = _clean(v, limits, redact, depth + 1)
         return out
-    cut = [_cut(v, limits, depth + 1) for v in value[: limits.max_items]]
+    cut = [_clean(v, limits, redact, depth + 1) for v in value[: limits.max_items]]
     if len(value) > limits.max_items:
         cut.append(f"[truncated: {len(value)} items]")
     return cut
 
 
-def load_payload(text: str | None, limits: Limits, redact: bool) -> dict[str, Any]:
-    """JSON text frozen on the hot path -> the record's inputs/outputs mapping.
+def clean(value: Any, limits: Limits, redact: bool) -> Any:
+    """Cut ``value`` (JSON data) to the caps and redact it; returns new data."""
+    return _clean(value, limits, redact, 0)
+
+
+def prepare_payload(payload: dict[str, Any] | str | None, limits: Limits, redact: bool) -> dict[str, Any]:
+    """A payload frozen on the hot path -> the record's inputs/outputs mapping.
 
     Args:
-        text: the snapshot, or None when nothing was captured.
+        payload: a dict of plain values owned by the span, JSON text, or None.
         limits: the size caps.
         redact: whether built-in redaction applies.
 
     Returns:
         A JSON-safe dict within the caps (never raises).
     """
-    if not text:
+    if not payload:
         return {}
+    if isinstance(payload, dict):
+        # Plain values only (see _serialize.freeze): one flat loop, in place.
+        if len(payload) > limits.max_items:
+            return clean(payload, limits, redact)  # type: ignore[no-any-return]
+        max_chars = limits.max_string_chars
+        cache = _key_cache
+        for k, v in payload.items():
+            t = type(v)
+            if t is str:
+                if len(v) >= 20:
+                    if len(v) > max_chars:
+                        v = payload[k] = cut_string(v, max_chars)
+                    if redact:
+                        payload[k] = redact_string(v)
+            elif t is float and not math.isfinite(v):
+                payload[k] = to_jsonable(v, limits)
+            if redact:
+                secret = cache.get(k)
+                if secret is None:
+                    secret = is_secret_key(k)
+                if secret and value_is_set(v):
+                    payload[k] = REDACTED
+        return payload
     try:
-        value = json.loads(text)
+        value = json.loads(payload)
     except Exception:
         return {"…": "[unreadable payload]"}
-    # Text too short to hold a long string, a long container, deep nesting or a
-    # non-finite float needs no walk: most small payloads stop here.
-    needs_cut = (
-        len(text) > 2 * limits.max_items
-        or text.count("[") + text.count("{") > limits.max_depth
-        or "NaN" in text
-        or "Infinity" in text
-    )
-    if needs_cut:
-        value = _cut(value, limits, 0)
-    if redact and _MAYBE_SECRET.search(text):
-        value = redact_value(value)
+    value = _clean(value, limits, redact, 0)
     return value if isinstance(value, dict) else {"output": value}
 
 
 def redact_record_extras(record: Record) -> None:
-    """Redact the parts of a record not covered by :func:`load_payload`."""
+    """Redact the parts of a record not covered by :func:`prepare_payload`."""
     if record["attributes"]:
         record["attributes"] = redact_value(record["attributes"])
     if record["events"]:

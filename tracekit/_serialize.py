@@ -198,6 +198,38 @@ def safe_str(value: Any) -> str:
     return _safe_str(value)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+Payload = "dict[str, Any] | str"
+
+
+# Strings longer than this are frozen as JSON text, so a dict payload's size is
+# bounded by its length and the queue's byte cap needs no walk over values.
+PLAIN_STR_MAX = 1024
+
+
+def freeze(mapping: dict[str, Any], limits: Limits = DEFAULT_LIMITS, *, owned: bool = True) -> Any:
+    """Freeze a mapping of captured values on the hot path.
+
+    A dict whose values are all plain (str up to ``PLAIN_STR_MAX`` chars, int,
+    float, bool, None) is kept as a dict: those values cannot change, so a
+    shallow copy (none at all when tracekit built the dict itself, ``owned``)
+    is a full snapshot, and no JSON is produced until the exporter needs it.
+    Anything else is frozen as JSON text by :func:`snapshot`.
+    """
+    plain = _PLAIN
+    if owned:
+        for value in mapping.values():
+            t = type(value)
+            if t not in plain or (t is str and len(value) > PLAIN_STR_MAX):
+                return snapshot(mapping, limits)
+        return mapping
+    for key, value in mapping.items():
+        t = type(value)
+        if type(key) is not str or t not in plain or (t is str and len(value) > PLAIN_STR_MAX):
+            return snapshot(mapping, limits)
+    return dict(mapping)
+
+
 def snapshot(value: Any, limits: Limits = DEFAULT_LIMITS) -> str:
     """Freeze ``value`` as JSON text at call time; never raises.
 

@@ -139,9 +139,9 @@ class Span:
     _error: dict[str, str] | None
     _events: list[dict[str, Any]] | None
     _flags: int
-    _inputs: str | None
+    _inputs: dict[str, Any] | str | None
     _model: str | None
-    _outputs: str | None
+    _outputs: dict[str, Any] | str | None
     _parent_id: int
     _planned_end_ns: int
     _results: list[tuple[Any, Any]] | None
@@ -260,17 +260,17 @@ class Span:
     def set_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Replace the span's inputs with ``inputs`` (frozen now)."""
         if not self.end_ns:
-            self._inputs = _serialize.snapshot(_as_mapping(inputs, "input"), runtime.limits)
+            self._inputs = _freeze_mapping(inputs, "input")
 
     def set_outputs(self, outputs: Mapping[str, Any]) -> None:
         """Replace the span's outputs with the named values in ``outputs``."""
         if not self.end_ns:
-            self._outputs = _serialize.snapshot(_as_mapping(outputs, "output"), runtime.limits)
+            self._outputs = _freeze_mapping(outputs, "output")
 
     def set_output(self, value: Any) -> None:
         """Record a single return value, as ``{"output": value}``."""
         if not self.end_ns:
-            self._outputs = _serialize.snapshot({"output": value}, runtime.limits)
+            self._outputs = freeze_output(value)
 
     def set_usage(
         self,
@@ -411,7 +411,7 @@ NON_RECORDING = NonRecordingSpan()
 # -- hot-path helpers (used by the decorators and span()) ---------------------------
 
 
-def start_span(name: str, kind: str, parent: Span | None, inputs: str | None) -> Span:
+def start_span(name: str, kind: str, parent: Span | None, inputs: dict[str, Any] | str | None) -> Span:
     """Open a live span under ``parent`` (a new trace when None) and register it."""
     rt = runtime
     span = Span.__new__(Span)
@@ -456,10 +456,26 @@ def end_span(span: Span) -> None:
     open_spans.pop(span._span_id, None)
     if span._flags & FORKED:
         return
-    span._size = 512 + len(span._inputs or "") + len(span._outputs or "")
+    inputs, outputs = span._inputs, span._outputs
+    span._size = (
+        256
+        + (0 if inputs is None else len(inputs) if type(inputs) is str else 64 * len(inputs))
+        + (0 if outputs is None else len(outputs) if type(outputs) is str else 64 * len(outputs))
+    )
     rt.sink(span)
     if span._parent_id == 0 and rt.flush_root is not None:
         rt.flush_root()
+
+
+def payload_size(payload: dict[str, Any] | str | None) -> int:
+    """Approximate bytes a frozen payload holds (for the queue's byte cap).
+
+    JSON text counts its length; a dict holds only short plain values
+    (``_serialize.freeze``), so its length bounds it.
+    """
+    if payload is None:
+        return 0
+    return len(payload) if type(payload) is str else 64 * len(payload)
 
 
 def error_type(exc: BaseException) -> str:
@@ -489,6 +505,17 @@ def _int(value: Any) -> int:
         return int(value or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def freeze_output(value: Any) -> dict[str, Any] | str:
+    """Freeze a single return value as ``{"output": value}``."""
+    return _serialize.freeze({"output": value}, runtime.limits)  # type: ignore[no-any-return]
+
+
+def _freeze_mapping(value: Any, default_key: str) -> dict[str, Any] | str:
+    if isinstance(value, dict):
+        return _serialize.freeze(value, runtime.limits, owned=False)  # type: ignore[no-any-return]
+    return _serialize.snapshot(_as_mapping(value, default_key), runtime.limits)
 
 
 def _as_mapping(value: Any, default_key: str) -> Any:
