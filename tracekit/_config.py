@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracekit import _context, _guard, _span
-from tracekit._serialize import Limits
+from tracekit._serialize import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     from tracekit._pipeline import Pipeline
@@ -37,7 +37,7 @@ class Options:
     capture_outputs: bool = True
     redact: bool = True
     processors: tuple[Processor, ...] = ()
-    limits: Limits = Limits()
+    limits: Limits = DEFAULT_LIMITS
     queue_max_spans: int = 2048
     queue_max_bytes: int = 64 << 20
     batch_size: int = 512
@@ -74,7 +74,9 @@ def _init_from_env() -> bool:
             try:
                 init()
             except Exception as exc:
-                _guard.log_once("env-init", "tracekit: TRACEKIT_BACKEND is invalid (%s); tracing off", exc)
+                _guard.log_once(
+                    "env-init", "tracekit: TRACEKIT_BACKEND is invalid (%s); tracing off", exc
+                )
                 _enabled = False
         else:
             _enabled = False
@@ -92,7 +94,9 @@ def _env_sample_rate() -> float | None:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"TRACEKIT_SAMPLE_RATE must be a number between 0 and 1, got {raw!r}") from None
+        raise ValueError(
+            f"TRACEKIT_SAMPLE_RATE must be a number between 0 and 1, got {raw!r}"
+        ) from None
 
 
 def init(
@@ -188,7 +192,11 @@ def init(
         )
         # Resolve backends first: a bad URL fails here, before the old pipeline goes.
         new_backends = (
-            _backends.resolve(backend if backend is not None else os.environ.get("TRACEKIT_BACKEND") or DEFAULT_BACKEND)
+            _backends.resolve(
+                backend
+                if backend is not None
+                else os.environ.get("TRACEKIT_BACKEND") or DEFAULT_BACKEND
+            )
             if is_on
             else []
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 
 import wrapt
 
@@ -84,11 +84,13 @@ class _Layout:
         """Inputs by parameter name (``_open`` inlines the simple case)."""
         names = self.names if instance is None else self.names_bound
         if self.simple and not kwargs and len(args) <= len(names):
-            return dict(zip(names, args))
+            return dict(zip(names, args, strict=False))
         return self.bind_full(names, args, kwargs)
 
-    def bind_full(self, names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        inputs = dict(zip(names, args))
+    def bind_full(
+        self, names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        inputs = dict(zip(names, args, strict=False))
         if len(args) > len(names):
             inputs[self.var_pos or "args"] = args[len(names) :]
         if kwargs:
@@ -121,7 +123,9 @@ class _Spec:
         self.kind = kind_name(kind)
         self.capture_inputs = capture_inputs
         self.capture_outputs = capture_outputs
-        self.layout = _Layout(fn, (ignore_inputs,) if isinstance(ignore_inputs, str) else ignore_inputs)
+        self.layout = _Layout(
+            fn, (ignore_inputs,) if isinstance(ignore_inputs, str) else ignore_inputs
+        )
         attrs: dict[str, Any] = {}
         if metadata:
             attrs.update(_serialize.to_jsonable(dict(metadata)))
@@ -141,24 +145,32 @@ def _default_name(fn: Any) -> str:
 # -- shared open/close helpers (each guarded: our failures never reach the user) ----
 
 
-def _open(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Span:
-    """Start the span for one call; NON_RECORDING when the trace is sampled out."""
+def _capture(spec: _Spec, instance: Any, args: Any, kwargs: Any) -> dict[str, Any] | str | None:
+    """The call's inputs by parameter name, frozen now (None when not captured)."""
     rt = runtime
-    if parent is None and rt.sample_rate < 1.0 and sampled_out():
-        return NON_RECORDING
-    inputs = None
-    if spec.capture_inputs and rt.capture_inputs:
-        layout = spec.layout
-        names = layout.names if instance is None else layout.names_bound
-        if layout.simple and not kwargs and len(args) <= len(names):
-            bound = dict(zip(names, args))  # the common case, inlined
-        else:
-            bound = layout.bind_full(names, args, kwargs)
-        inputs = _freeze(bound, rt.limits)
+    if not (spec.capture_inputs and rt.capture_inputs):
+        return None
+    layout = spec.layout
+    names = layout.names if instance is None else layout.names_bound
+    if layout.simple and not kwargs and len(args) <= len(names):
+        bound = dict(zip(names, args, strict=False))  # the common case, inlined
+    else:
+        bound = layout.bind_full(names, args, kwargs)
+    return _freeze(bound, rt.limits)  # type: ignore[no-any-return]
+
+
+def _begin(spec: _Spec, parent: Span | None, inputs: dict[str, Any] | str | None) -> Span:
     span = start_span(spec.name, spec.kind, parent, inputs)
     if spec.attrs is not None:
         span._attrs = dict(spec.attrs)
     return span
+
+
+def _open(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Span:
+    """Start the span for one call; NON_RECORDING when the trace is sampled out."""
+    if parent is None and runtime.sample_rate < 1.0 and sampled_out():
+        return NON_RECORDING
+    return _begin(spec, parent, _capture(spec, instance, args, kwargs))
 
 
 def _close_ok(spec: _Spec, span: Span, result: Any) -> None:
@@ -197,14 +209,6 @@ def _close_items(spec: _Spec, span: Span, items: list[Any], total: int, closed: 
         end_span(span)
     except Exception as exc:
         _guard.internal_error(exc, "decorator.close_items")
-
-
-def _try_open(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Span:
-    try:
-        return _open(spec, parent, instance, args, kwargs)
-    except Exception as exc:
-        _guard.internal_error(exc, "decorator.open")
-        return NON_RECORDING
 
 
 # -- one wrapper per shape -----------------------------------------------------------
@@ -247,7 +251,11 @@ def _async(spec: _Spec) -> Callable[..., Any]:
         parent = _get()
         if parent is NON_RECORDING:
             return await wrapped(*args, **kwargs)
-        span = _try_open(spec, parent, instance, args, kwargs)
+        try:
+            span = _open(spec, parent, instance, args, kwargs)
+        except Exception as exc:
+            _guard.internal_error(exc, "decorator.open")
+            span = NON_RECORDING
         token = _set(span)
         try:
             result = await wrapped(*args, **kwargs)
@@ -264,59 +272,63 @@ def _async(spec: _Spec) -> Callable[..., Any]:
     return traced_coroutine
 
 
+_SAMPLED_OUT: Any = object()
+
+
+def _defer(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Any:
+    """For generators: sample and freeze inputs now; the span opens on first resume."""
+    try:
+        if parent is None and runtime.sample_rate < 1.0 and sampled_out():
+            return _SAMPLED_OUT
+        return _capture(spec, instance, args, kwargs)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.capture")
+        return _SAMPLED_OUT
+
+
+def _begin_guarded(spec: _Spec, parent: Span | None, inputs: Any) -> Span:
+    if inputs is _SAMPLED_OUT:
+        return NON_RECORDING
+    try:
+        return _begin(spec, parent, inputs)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.begin")
+        return NON_RECORDING
+
+
 def _generator(spec: _Spec) -> Callable[..., Any]:
     def traced_generator_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         parent = _get()
         if parent is NON_RECORDING:
             return wrapped(*args, **kwargs)
-        span = _try_open(spec, parent, instance, args, kwargs)
+        inputs = _defer(spec, parent, instance, args, kwargs)
         try:
             gen = wrapped(*args, **kwargs)  # runs no user code: only binds arguments
         except BaseException as exc:
+            span = _begin_guarded(spec, parent, inputs)
             if span is not NON_RECORDING:
                 _close_error(span, exc)
             raise
-        if span is NON_RECORDING:
-            return _drive_unsampled(gen)
-        return _drive(spec, span, gen)
+        return _drive(spec, parent, inputs, gen)
 
     return traced_generator_call
 
 
-def _drive_unsampled(gen: Any) -> Any:
-    # Keep the trace unsampled inside the generator's own code too.
-    return (yield from _drive_plain(gen))
+def _drive(spec: _Spec, parent: Span | None, inputs: Any, gen: Any) -> Any:
+    """Delegate to ``gen`` like ``yield from``, with the span current only while it runs.
 
-
-def _drive_plain(gen: Any) -> Any:
-    sent: Any = None
-    while True:
-        token = _set(NON_RECORDING)
-        try:
-            item = gen.send(sent)
-        except StopIteration as stop:
-            CURRENT.reset(token)
-            return stop.value
-        except BaseException:
-            CURRENT.reset(token)
-            raise
-        CURRENT.reset(token)
-        sent = yield item
-
-
-def _drive(spec: _Spec, span: Span, gen: Any) -> Any:
-    """Delegate to ``gen`` like ``yield from``, with ``span`` current only while it runs.
-
-    No context token is held across our own ``yield``: each resumption sets and
-    resets the variable inside one step, so closing this generator from
-    another task or by GC cannot corrupt anyone's context.
+    The span opens here, on first resume. No context token is held across our
+    own ``yield``: each resumption sets and resets the variable within one
+    step, so closing this generator from another task or by GC cannot corrupt
+    anyone's context.
     """
+    span = _begin_guarded(spec, parent, inputs)
+    recording = span is not NON_RECORDING
     cap = runtime.limits.max_items
     items: list[Any] = []
     total = 0
     sent: Any = None
     thrown: BaseException | None = None
-    parent = None
     while True:
         token = _set(span)
         try:
@@ -327,11 +339,13 @@ def _drive(spec: _Spec, span: Span, gen: Any) -> Any:
                 item = gen.throw(exc)
         except StopIteration as stop:
             detach(token, span, parent)
-            _close_items(spec, span, items, total, closed=False)
+            if recording:
+                _close_items(spec, span, items, total, closed=False)
             return stop.value
         except BaseException as exc:
             detach(token, span, parent)
-            _close_error(span, exc)
+            if recording:
+                _close_error(span, exc)
             raise
         detach(token, span, parent)
         if total < cap:
@@ -346,10 +360,12 @@ def _drive(spec: _Spec, span: Span, gen: Any) -> Any:
                 gen.close()
             except BaseException as exc:
                 detach(token, span, parent)
-                _close_error(span, exc)
+                if recording:
+                    _close_error(span, exc)
                 raise
             detach(token, span, parent)
-            _close_items(spec, span, items, total, closed=True)
+            if recording:
+                _close_items(spec, span, items, total, closed=True)
             raise
         except BaseException as exc:
             thrown = exc
@@ -360,27 +376,28 @@ def _async_generator(spec: _Spec) -> Callable[..., Any]:
         parent = _get()
         if parent is NON_RECORDING:
             return wrapped(*args, **kwargs)
-        span = _try_open(spec, parent, instance, args, kwargs)
+        inputs = _defer(spec, parent, instance, args, kwargs)
         try:
             agen = wrapped(*args, **kwargs)
         except BaseException as exc:
+            span = _begin_guarded(spec, parent, inputs)
             if span is not NON_RECORDING:
                 _close_error(span, exc)
             raise
-        return _adrive(spec, span, agen)
+        return _adrive(spec, parent, inputs, agen)
 
     return traced_async_generator_call
 
 
-async def _adrive(spec: _Spec, span: Span, agen: Any) -> Any:
-    """The async twin of :func:`_drive`: ``span`` is current only inside ``agen``."""
+async def _adrive(spec: _Spec, parent: Span | None, inputs: Any, agen: Any) -> Any:
+    """The async twin of :func:`_drive`: the span is current only inside ``agen``."""
+    span = _begin_guarded(spec, parent, inputs)
     recording = span is not NON_RECORDING
     cap = runtime.limits.max_items
     items: list[Any] = []
     total = 0
     sent: Any = None
     thrown: BaseException | None = None
-    parent = None
     while True:
         token = _set(span)
         try:
@@ -440,10 +457,10 @@ def _shape(fn: Any) -> str:
     return "sync"
 
 
-class TracedFunction(wrapt.FunctionWrapper):  # type: ignore[misc]
+class TracedFunction(wrapt.FunctionWrapper[..., Any]):
     """The wrapper ``@trace`` returns; it behaves like the function it wraps."""
 
-    __slots__ = ("_self_spec",)
+    _self_spec: _Spec
 
 
 def _decorate(
@@ -520,11 +537,14 @@ def trace(
     return _decorate(fn, *options)
 
 
-def _preset(kind: SpanKind, doc: str) -> Any:
+class KindDecorator(Protocol):
+    """The type of ``agent``, ``tool``, ``chain``, ``llm`` and ``retriever``: bare or called."""
+
     @overload
-    def decorator(fn: F, /) -> F: ...
+    def __call__(self, fn: F, /) -> F: ...
     @overload
-    def decorator(
+    def __call__(
+        self,
         fn: None = None,
         /,
         *,
@@ -535,6 +555,9 @@ def _preset(kind: SpanKind, doc: str) -> Any:
         metadata: Mapping[str, Any] | None = None,
         tags: Iterable[str] = (),
     ) -> Callable[[F], F]: ...
+
+
+def _preset(kind: SpanKind, doc: str) -> KindDecorator:
     def decorator(
         fn: Any = None,
         /,
@@ -562,8 +585,12 @@ def _preset(kind: SpanKind, doc: str) -> Any:
     return decorator
 
 
-agent: Any = _preset(SpanKind.AGENT, "``@trace`` with kind AGENT: an agent's run or step.")
-tool: Any = _preset(SpanKind.TOOL, "``@trace`` with kind TOOL: a tool the agent calls.")
-chain: Any = _preset(SpanKind.CHAIN, "``@trace`` with kind CHAIN: a pipeline step.")
-llm: Any = _preset(SpanKind.LLM, "``@trace`` with kind LLM: a model call.")
-retriever: Any = _preset(SpanKind.RETRIEVER, "``@trace`` with kind RETRIEVER: a document lookup.")
+agent: KindDecorator = _preset(
+    SpanKind.AGENT, "``@trace`` with kind AGENT: an agent's run or step."
+)
+tool: KindDecorator = _preset(SpanKind.TOOL, "``@trace`` with kind TOOL: a tool the agent calls.")
+chain: KindDecorator = _preset(SpanKind.CHAIN, "``@trace`` with kind CHAIN: a pipeline step.")
+llm: KindDecorator = _preset(SpanKind.LLM, "``@trace`` with kind LLM: a model call.")
+retriever: KindDecorator = _preset(
+    SpanKind.RETRIEVER, "``@trace`` with kind RETRIEVER: a document lookup."
+)

@@ -14,7 +14,9 @@ import tracekit
 
 
 @tracekit.llm(name="chat-completion")
-def _call_model(messages: list[dict[str, str]], model: str = "demo-gpt", temperature: float = 0.2) -> str:
+def _call_model(
+    messages: list[dict[str, str]], model: str = "demo-gpt", temperature: float = 0.2
+) -> str:
     span = tracekit.current_span()
     span.set_model(model, temperature=temperature)
     prompt = " ".join(m["content"] for m in messages)
@@ -23,7 +25,9 @@ def _call_model(messages: list[dict[str, str]], model: str = "demo-gpt", tempera
         answer = "1. search the founding year\n2. compute the age"
     else:
         answer = "Google was founded in 1998, so it is 27 years old in 2025."
-    span.set_usage(prompt_tokens=len(prompt.split()) * 4 // 3, completion_tokens=len(answer.split()) * 4 // 3)
+    span.set_usage(
+        prompt_tokens=len(prompt.split()) * 4 // 3, completion_tokens=len(answer.split()) * 4 // 3
+    )
     return answer
 
 
@@ -46,7 +50,9 @@ def calculator(expression: str) -> int:
 @tracekit.chain
 def plan(question: str) -> list[str]:
     """Ask the model for a plan."""
-    text = _call_model([{"role": "system", "content": "plan the steps"}, {"role": "user", "content": question}])
+    text = _call_model(
+        [{"role": "system", "content": "plan the steps"}, {"role": "user", "content": question}]
+    )
     return text.splitlines()
 
 

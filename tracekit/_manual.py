@@ -13,6 +13,7 @@ from tracekit._span import (
     NON_RECORDING,
     Span,
     SpanKind,
+    _as_mapping,
     end_span,
     kind_name,
     payload_size,
@@ -69,6 +70,7 @@ class SpanScope:
         if parent is NON_RECORDING:
             return NON_RECORDING
         try:
+            span: Span
             if parent is None and sampled_out():
                 span = NON_RECORDING
             else:

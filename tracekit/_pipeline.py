@@ -96,9 +96,7 @@ class Pipeline:
         self.worker_restarts = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         intervals = [getattr(b, "export_interval", None) for b in self.backends]
-        self.interval = options.export_interval or min(
-            [float(i) for i in intervals if i] or [1.0]
-        )
+        self.interval = options.export_interval or min([float(i) for i in intervals if i] or [1.0])
         self._fresh_state()
 
     def _fresh_state(self) -> None:
@@ -125,7 +123,10 @@ class Pipeline:
             return
         queue = self._queue
         size = span._size
-        if len(queue) >= self._max_spans or self._bytes_in - self._bytes_out + size > self._max_bytes:
+        if (
+            len(queue) >= self._max_spans
+            or self._bytes_in - self._bytes_out + size > self._max_bytes
+        ):
             self._drop("queue_full", 1, "export queue full; spans are being dropped")
             return
         queue.append(span)
@@ -205,8 +206,9 @@ class Pipeline:
                 if record is None:
                     self._drop("filtered", 1, "a processor dropped spans")
                     continue
-                if span._size > opts.limits.max_record_bytes // 2 and _processors.enforce_record_size(
-                    record, opts.limits
+                if (
+                    span._size > opts.limits.max_record_bytes // 2
+                    and _processors.enforce_record_size(record, opts.limits)
                 ):
                     self._drop("oversize", 1, "span payload over the record size cap was cut")
                 records.append(record)
@@ -331,7 +333,9 @@ class Pipeline:
         pending = len(self._queue)
         if pending:
             self._queue.clear()
-            self._drop("timeout", pending, "spans still queued at the shutdown deadline were dropped")
+            self._drop(
+                "timeout", pending, "spans still queued at the shutdown deadline were dropped"
+            )
         if self._thread is None or not self._thread.is_alive():
             for backend in self.backends:
                 try:

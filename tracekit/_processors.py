@@ -145,7 +145,9 @@ def clean(value: Any, limits: Limits, redact: bool) -> Any:
     return _clean(value, limits, redact, 0)
 
 
-def prepare_payload(payload: dict[str, Any] | str | None, limits: Limits, redact: bool) -> dict[str, Any]:
+def prepare_payload(
+    payload: dict[str, Any] | str | None, limits: Limits, redact: bool
+) -> dict[str, Any]:
     """A payload frozen on the hot path -> the record's inputs/outputs mapping.
 
     Args:
@@ -168,10 +170,8 @@ def prepare_payload(payload: dict[str, Any] | str | None, limits: Limits, redact
             t = type(v)
             if t is str:
                 if len(v) >= 20:
-                    if len(v) > max_chars:
-                        v = payload[k] = cut_string(v, max_chars)
-                    if redact:
-                        payload[k] = redact_string(v)
+                    text = cut_string(v, max_chars) if len(v) > max_chars else v
+                    payload[k] = redact_string(text) if redact else text
             elif t is float and not math.isfinite(v):
                 payload[k] = to_jsonable(v, limits)
             if redact:

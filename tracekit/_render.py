@@ -42,7 +42,10 @@ def preview(value: Any, width: int = 80) -> str:
 
 
 def _line(record: dict[str, Any]) -> str:
-    parts = [f"{record['kind']} {clean(str(record['name']))}", duration(record["start_ns"], record["end_ns"])]
+    parts = [
+        f"{record['kind']} {clean(str(record['name']))}",
+        duration(record["start_ns"], record["end_ns"]),
+    ]
     if record.get("model"):
         parts.append(clean(str(record["model"])))
     usage = record.get("usage")
@@ -51,7 +54,9 @@ def _line(record: dict[str, Any]) -> str:
     reason = (record.get("attributes") or {}).get("tracekit.end_reason")
     if record["status"] == "ERROR":
         error = record.get("error") or {}
-        parts.append(f"ERROR {clean(str(error.get('type', '')))}: {preview(error.get('message', ''), 60)}")
+        parts.append(
+            f"ERROR {clean(str(error.get('type', '')))}: {preview(error.get('message', ''), 60)}"
+        )
     else:
         parts.append("OK")
     if reason:
@@ -75,7 +80,8 @@ def render_trace(records: Iterable[dict[str, Any]], *, details: bool = True) -> 
         parent = r["parent_id"] if r["parent_id"] in ids else None
         children.setdefault(parent, []).append(r)
     total = sum(((r.get("usage") or {}).get("total_tokens", 0) for r in spans), 0)
-    head = f"trace {spans[0]['trace_id']}  project {clean(str(spans[0]['project']))}  {len(spans)} spans"
+    project = clean(str(spans[0]["project"]))
+    head = f"trace {spans[0]['trace_id']}  project {project}  {len(spans)} spans"
     if total:
         head += f"  {total} tokens"
     lines = [head]

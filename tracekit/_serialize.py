@@ -91,7 +91,11 @@ def to_jsonable(value: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
 def _walk(value: Any, limits: Limits, depth: int, path: set[int]) -> Any:
     t = type(value)
     if t is str:
-        return value if len(value) <= limits.max_string_chars else cut_string(value, limits.max_string_chars)
+        return (
+            value
+            if len(value) <= limits.max_string_chars
+            else cut_string(value, limits.max_string_chars)
+        )
     if value is None or t is bool or t is int:
         return value
     if t is float:
@@ -131,13 +135,11 @@ def _walk_container(value: Any, limits: Limits, depth: int, path: set[int]) -> A
     nxt = depth + 1
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
-        n = 0
-        for k, v in value.items():
+        for n, (k, v) in enumerate(value.items()):
             if n == limits.max_items:
                 out["…"] = f"[truncated: {len(value)} keys]"
                 break
             out[_key(k)] = _walk(v, limits, nxt, path)
-            n += 1
         return out
     if isinstance(value, tuple) and hasattr(value, "_asdict"):  # namedtuple
         return _walk_container(value._asdict(), limits, depth, path)
@@ -164,9 +166,14 @@ def _walk_container(value: Any, limits: Limits, depth: int, path: set[int]) -> A
     if dumped is not _MISSING:
         return _walk(dumped, limits, depth, path)
     if isinstance(value, BaseException):
-        return {"__type__": type(value).__qualname__, "message": _walk(_safe_str(value), limits, nxt, path)}
+        return {
+            "__type__": type(value).__qualname__,
+            "message": _walk(_safe_str(value), limits, nxt, path),
+        }
     text = _safe_repr(value)
-    return text if len(text) <= limits.max_string_chars else cut_string(text, limits.max_string_chars)
+    return (
+        text if len(text) <= limits.max_string_chars else cut_string(text, limits.max_string_chars)
+    )
 
 
 _MISSING = object()
@@ -178,7 +185,9 @@ def _model_dump(value: Any) -> Any:
         return _MISSING
     for name, kwargs in (("model_dump", {"mode": "json"}), ("dict", {})):
         method = getattr(type(value), name, None)
-        if method is not None and hasattr(type(value), "__fields__" if name == "dict" else "model_fields"):
+        if method is not None and hasattr(
+            type(value), "__fields__" if name == "dict" else "model_fields"
+        ):
             try:
                 return method(value, **kwargs)
             except Exception:

@@ -215,8 +215,11 @@ class Span:
         for key, value in (attributes or {}).items():
             self.set_attribute(key, value)
         for result in results or ():
-            pair = result if isinstance(result, tuple) else (
-                getattr(result, "inputs", None), getattr(result, "outputs", None))
+            pair = (
+                result
+                if isinstance(result, tuple)
+                else (getattr(result, "inputs", None), getattr(result, "outputs", None))
+            )
             self.add_named_result(pair[0] or {}, pair[1] or {})
         for child in child_spans or ():
             self.add_child_span(child)
@@ -401,7 +404,7 @@ class NonRecordingSpan(Span):
     def __repr__(self) -> str:
         return "<tracekit.NonRecordingSpan>"
 
-    def add_child_span(self, child: Span) -> None:  # noqa: D102
+    def add_child_span(self, child: Span) -> None:
         pass
 
 
@@ -411,7 +414,9 @@ NON_RECORDING = NonRecordingSpan()
 # -- hot-path helpers (used by the decorators and span()) ---------------------------
 
 
-def start_span(name: str, kind: str, parent: Span | None, inputs: dict[str, Any] | str | None) -> Span:
+def start_span(
+    name: str, kind: str, parent: Span | None, inputs: dict[str, Any] | str | None
+) -> Span:
     """Open a live span under ``parent`` (a new trace when None) and register it."""
     rt = runtime
     span = Span.__new__(Span)

@@ -32,7 +32,13 @@ import pytest
 from tracekit import _config, _guard, _span
 from tracekit.backends.memory import MemoryBackend
 
-__all__ = ["Capture", "sequential_ids", "stepping_clock", "tracekit_capture", "tracekit_deterministic"]
+__all__ = [
+    "Capture",
+    "sequential_ids",
+    "stepping_clock",
+    "tracekit_capture",
+    "tracekit_deterministic",
+]
 
 
 class Capture:
@@ -74,7 +80,10 @@ class Capture:
         """
         records = [r for r in self.records if trace_id is None or r["trace_id"] == trace_id]
         records.sort(key=lambda r: (r["start_ns"], r["span_id"]))
-        nodes = {r["span_id"]: {"name": r["name"], "kind": r["kind"], "record": r, "children": []} for r in records}
+        nodes = {
+            r["span_id"]: {"name": r["name"], "kind": r["kind"], "record": r, "children": []}
+            for r in records
+        }
         roots: list[dict[str, Any]] = []
         for r in records:
             parent = nodes.get(r["parent_id"]) if r["parent_id"] else None
@@ -116,7 +125,9 @@ def sequential_ids() -> Callable[[int], int]:
     return lambda bits: next(counter)
 
 
-def stepping_clock(start_ns: int = 1_700_000_000_000_000_000, step_ns: int = 1_000_000) -> Callable[[], int]:
+def stepping_clock(
+    start_ns: int = 1_700_000_000_000_000_000, step_ns: int = 1_000_000
+) -> Callable[[], int]:
     """A fake clock: each read returns the previous value plus ``step_ns``."""
     counter = itertools.count(start_ns, step_ns)
     return lambda: next(counter)
@@ -139,7 +150,7 @@ def _capture(**init_options: Any) -> Iterator[Capture]:
 
 @pytest.fixture
 def tracekit_capture() -> Iterator[Capture]:
-    """tracekit initialised with a memory backend for this test (strict errors)."""
+    """Tracekit initialised with a memory backend for this test (strict errors)."""
     yield from _capture()
 
 

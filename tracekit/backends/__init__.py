@@ -55,7 +55,9 @@ def _memory(url: str, rest: str) -> Backend:
 def _console(url: str, rest: str) -> Backend:
     target = rest.strip("/").lower()
     if target not in ("", "stdout", "stderr"):
-        raise ValueError(f"backend URL {url!r}: console writes to stdout or stderr (console://stderr)")
+        raise ValueError(
+            f"backend URL {url!r}: console writes to stdout or stderr (console://stderr)"
+        )
     return ConsoleBackend(stream=target or "stdout")
 
 
@@ -82,7 +84,9 @@ def from_url(url: str) -> Backend:
     text = url.strip()
     scheme, sep, rest = text.partition(":")
     if sep and rest and not rest.startswith("//"):
-        raise ValueError(f"backend URL {url!r} is malformed: expected scheme://... or a bare scheme")
+        raise ValueError(
+            f"backend URL {url!r} is malformed: expected scheme://... or a bare scheme"
+        )
     factory = SCHEMES.get(scheme.lower())
     if factory is None:
         known = ", ".join(sorted(SCHEMES))

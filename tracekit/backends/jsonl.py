@@ -31,7 +31,9 @@ class JsonlBackend:
 
     def export(self, records: Sequence[dict[str, Any]]) -> None:
         """Append a batch as lines (written in one call)."""
-        text = "".join(json.dumps(r, allow_nan=False, separators=(",", ":")) + "\n" for r in records)
+        text = "".join(
+            json.dumps(r, allow_nan=False, separators=(",", ":")) + "\n" for r in records
+        )
         with self._lock:
             f = self._open()
             f.write(text)
