@@ -378,4 +378,5 @@ def _reset() -> None:
         _span.runtime.__init__()  # type: ignore[misc]
         _span.open_spans.clear()
         _context.uninstall_thread_propagation()
+        _context.CURRENT.set(None)  # in the caller's context (the test's)
         _guard.reset()

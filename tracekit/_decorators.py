@@ -13,7 +13,6 @@ function directly and none of this module runs.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar, overload
@@ -23,18 +22,17 @@ import wrapt
 from tracekit import _config, _guard, _serialize
 from tracekit._context import CURRENT, detach
 from tracekit._span import (
-    CANCELLED,
     CLOSED,
     NON_RECORDING,
     Span,
     SpanKind,
     end_span,
+    end_with_exception,
     freeze_output,
     kind_name,
     runtime,
     sampled_out,
     set_end_reason,
-    set_error,
     start_span,
 )
 
@@ -84,13 +82,13 @@ class _Layout:
         """Inputs by parameter name (``_open`` inlines the simple case)."""
         names = self.names if instance is None else self.names_bound
         if self.simple and not kwargs and len(args) <= len(names):
-            return dict(zip(names, args, strict=False))
+            return dict(zip(names, args))  # noqa: B905 (hot path; lengths differ by design)
         return self.bind_full(names, args, kwargs)
 
     def bind_full(
         self, names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        inputs = dict(zip(names, args, strict=False))
+        inputs = dict(zip(names, args))  # noqa: B905 (hot path; lengths differ by design)
         if len(args) > len(names):
             inputs[self.var_pos or "args"] = args[len(names) :]
         if kwargs:
@@ -153,7 +151,7 @@ def _capture(spec: _Spec, instance: Any, args: Any, kwargs: Any) -> dict[str, An
     layout = spec.layout
     names = layout.names if instance is None else layout.names_bound
     if layout.simple and not kwargs and len(args) <= len(names):
-        bound = dict(zip(names, args, strict=False))  # the common case, inlined
+        bound = dict(zip(names, args))  # noqa: B905 (the common case, inlined)
     else:
         bound = layout.bind_full(names, args, kwargs)
     return _freeze(bound, rt.limits)  # type: ignore[no-any-return]
@@ -188,11 +186,7 @@ def _close_ok(spec: _Spec, span: Span, result: Any) -> None:
 
 def _close_error(span: Span, exc: BaseException) -> None:
     try:
-        set_error(span, exc)
-        if isinstance(exc, asyncio.CancelledError):
-            span._flags |= CANCELLED
-            set_end_reason(span, "cancelled")
-        end_span(span)
+        end_with_exception(span, exc)
     except Exception as inner:
         _guard.internal_error(inner, "decorator.close_error")
 

@@ -15,11 +15,11 @@ from tracekit._span import (
     SpanKind,
     _as_mapping,
     end_span,
+    end_with_exception,
     kind_name,
     payload_size,
     runtime,
     sampled_out,
-    set_error,
     start_span,
 )
 
@@ -102,8 +102,9 @@ class SpanScope:
             return
         try:
             if exc is not None:
-                set_error(span, exc)
-            end_span(span)
+                end_with_exception(span, exc)
+            else:
+                end_span(span)
         except Exception as inner:
             _guard.internal_error(inner, "span.exit")
 

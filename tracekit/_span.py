@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import random
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -496,6 +497,26 @@ def set_error(span: Span, exc: BaseException) -> None:
     except Exception:
         stack = ""
     span._error = {"type": error_type(exc), "message": _serialize.safe_str(exc), "stack": stack}
+
+
+def end_with_exception(span: Span, exc: BaseException) -> None:
+    """End ``span`` because ``exc`` left it, recording why.
+
+    ``GeneratorExit`` means the code was closed early (status stays OK, end
+    reason "closed"); a cancelled asyncio task is an error with end reason
+    "cancelled"; anything else is an error.
+    """
+    if isinstance(exc, GeneratorExit):
+        span._flags |= CLOSED
+        set_end_reason(span, "closed")
+    else:
+        set_error(span, exc)
+        # asyncio is looked up, not imported: without it no CancelledError exists.
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is not None and isinstance(exc, asyncio.CancelledError):
+            span._flags |= CANCELLED
+            set_end_reason(span, "cancelled")
+    end_span(span)
 
 
 def set_end_reason(span: Span, reason: str) -> None:
