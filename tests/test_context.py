@@ -43,7 +43,7 @@ def test_current_span_inside_a_trace(tracekit_capture):
         seen["trace_id"] = tracekit.current_trace_id()
         seen["span_id"] = span.span_id
         span.set_attribute("step", 1)
-        return None
+        return
 
     run()
     (record,) = tracekit_capture.records
@@ -161,7 +161,9 @@ async def test_to_thread_and_run_in_executor_nest(tracekit_capture):
 
     assert await root() == 3
     root_span = tracekit_capture.span("root")
-    assert [r["parent_id"] for r in tracekit_capture.spans("blocking")] == [root_span["span_id"]] * 2
+    assert [r["parent_id"] for r in tracekit_capture.spans("blocking")] == [
+        root_span["span_id"]
+    ] * 2
 
 
 def test_propagate_threads_false_leaves_threads_alone(tracekit_capture):
@@ -217,7 +219,9 @@ def test_wrap_binds_a_callable_to_the_current_span(tracekit_capture):
 
     root()
     callbacks[0]()  # runs later, outside the span, but nests under it
-    assert tracekit_capture.span("callback")["parent_id"] == tracekit_capture.span("root")["span_id"]
+    assert (
+        tracekit_capture.span("callback")["parent_id"] == tracekit_capture.span("root")["span_id"]
+    )
 
 
 async def test_wrap_binds_async_callables(tracekit_capture):
@@ -233,7 +237,9 @@ async def test_wrap_binds_async_callables(tracekit_capture):
 
     root()
     assert await bound[0]() == 1
-    assert tracekit_capture.span("callback")["parent_id"] == tracekit_capture.span("root")["span_id"]
+    assert (
+        tracekit_capture.span("callback")["parent_id"] == tracekit_capture.span("root")["span_id"]
+    )
 
 
 def test_wrap_outside_a_span_returns_the_callable_unchanged(tracekit_capture):

@@ -54,7 +54,10 @@ def test_presets_set_the_kind_bare_and_called(tracekit_capture, decorator, kind)
 
     one()
     two()
-    assert [(r["name"], r["kind"]) for r in tracekit_capture.records] == [("one", kind), ("two", kind)]
+    assert [(r["name"], r["kind"]) for r in tracekit_capture.records] == [
+        ("one", kind),
+        ("two", kind),
+    ]
 
 
 def test_kind_accepts_spankind_and_rejects_unknown_names():
@@ -404,7 +407,11 @@ def test_metadata_and_tags_become_attributes(tracekit_capture):
         return None
 
     run()
-    assert tracekit_capture.records[0]["attributes"] == {"team": "search", "version": 3, "tags": ["prod", "v3"]}
+    assert tracekit_capture.records[0]["attributes"] == {
+        "team": "search",
+        "version": 3,
+        "tags": ["prod", "v3"],
+    }
 
 
 def test_global_capture_switches(tracekit_capture):
@@ -538,6 +545,11 @@ def test_importing_and_calling_traced_code_creates_no_thread_socket_or_file(tmp_
     )
     env = {"PATH": "", "PYTHONPATH": os.pathsep.join(sys.path)}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=tmp_path
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=tmp_path,
     )
     assert result.stdout.split() == ["1", "0", "0"]

@@ -17,7 +17,14 @@ def test_public_names_report_module_tracekit():
 
 
 def test_span_kinds_are_the_seed_four_plus_two():
-    assert [k.value for k in tracekit.SpanKind] == ["AGENT", "TOOL", "LLM", "CHAIN", "RETRIEVER", "EMBEDDING"]
+    assert [k.value for k in tracekit.SpanKind] == [
+        "AGENT",
+        "TOOL",
+        "LLM",
+        "CHAIN",
+        "RETRIEVER",
+        "EMBEDDING",
+    ]
 
 
 def test_package_is_typed():

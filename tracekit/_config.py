@@ -119,6 +119,9 @@ def init(
     queue_max_bytes: int = 64 << 20,
     batch_size: int = 512,
     export_interval: float | None = None,
+    flush_timeout: float = DEFAULT_FLUSH_TIMEOUT,
+    max_open_spans: int = 10_000,
+    max_span_age_s: float = 3600.0,
 ) -> None:
     """Configure tracekit. Calling it again reconfigures (the old pipeline is flushed first).
 
@@ -147,6 +150,9 @@ def init(
         queue_max_bytes: bytes waiting for export before new spans are dropped.
         batch_size: spans per export batch.
         export_interval: seconds between exports (default 1 s, 5 s for remote backends).
+        flush_timeout: the default bound of ``flush()`` and of the flush at exit.
+        max_open_spans: spans open at once before the oldest are exported as abandoned.
+        max_span_age_s: age after which a still-open span is exported as abandoned.
 
     Raises:
         ValueError: on a bad backend URL or option, before anything changes.
@@ -169,6 +175,7 @@ def init(
             ("queue_max_spans", queue_max_spans),
             ("queue_max_bytes", queue_max_bytes),
             ("batch_size", batch_size),
+            ("max_open_spans", max_open_spans),
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{label} must be a positive integer, got {value!r}")
@@ -189,6 +196,9 @@ def init(
             export_interval=export_interval,
             propagate_threads=propagate_threads,
             flush_on_root_end=flush_on_root_end,
+            flush_timeout=float(flush_timeout),
+            max_open_spans=max_open_spans,
+            max_span_age_s=float(max_span_age_s),
         )
         # Resolve backends first: a bad URL fails here, before the old pipeline goes.
         new_backends = (
@@ -200,7 +210,7 @@ def init(
             if is_on
             else []
         )
-        _shutdown_locked(DEFAULT_FLUSH_TIMEOUT)
+        _shutdown_locked(_options.flush_timeout)
         _options = options
         if not is_on:
             _enabled = False
@@ -253,7 +263,7 @@ def flush(timeout: float | None = None) -> bool:
     if pipeline is None:
         return True
     try:
-        return pipeline.flush(DEFAULT_FLUSH_TIMEOUT if timeout is None else max(0.0, timeout))
+        return pipeline.flush(_options.flush_timeout if timeout is None else max(0.0, timeout))
     except Exception as exc:
         _guard.internal_error(exc, "config.flush", reraise=False)
         return False
@@ -267,8 +277,12 @@ def shutdown(timeout: float | None = None) -> bool:
     Returns:
         True if everything was exported within ``timeout`` (default 5 s).
     """
+    global _enabled
     with _lock:
-        return _shutdown_locked(DEFAULT_FLUSH_TIMEOUT if timeout is None else timeout)
+        ok = _shutdown_locked(_options.flush_timeout if timeout is None else timeout)
+        if _enabled:
+            _enabled = False
+        return ok
 
 
 def _shutdown_locked(timeout: float) -> bool:
@@ -342,8 +356,7 @@ def stats() -> dict[str, Any]:
 
 def _at_exit() -> None:
     """Flush pending spans at interpreter exit, bounded by the flush timeout."""
-    with _lock:
-        _shutdown_locked(_options.flush_timeout)
+    shutdown()
 
 
 def _after_fork_in_child() -> None:

@@ -110,6 +110,7 @@ class Pipeline:
         self._flush_asked = 0
         self._flush_done = 0
         self._thread: threading.Thread | None = None
+        self._inflight = 0  # spans of the batch the exporter is handing to backends
         self._alive = False
         self._stopping = False
         self.closed = False
@@ -165,6 +166,14 @@ class Pipeline:
                 self._finish_flush()
                 if self._stopping and not self._queue:
                     break
+        except BaseException as exc:
+            # Only a backend raising SystemExit & co. gets here. End this thread
+            # quietly; the next span or flush starts a new one (worker_restarts).
+            _guard.log_once(
+                f"worker:{type(exc).__name__}",
+                "tracekit exporter thread stopped by %s; it restarts on the next span",
+                type(exc).__name__,
+            )
         finally:
             self._alive = False
             with self._cond:
@@ -180,6 +189,7 @@ class Pipeline:
                     batch.append(queue.popleft())
             except IndexError:
                 pass
+            self._inflight = len(batch)
             try:
                 self._export(batch)
             except BaseException:
@@ -188,6 +198,7 @@ class Pipeline:
                 self.dropped["backend_error"] += len(batch)
                 raise
             finally:
+                self._inflight = 0
                 self._bytes_out += sum(s._size for s in batch)
                 self._seq_out += len(batch)
                 with self._cond:
@@ -331,10 +342,12 @@ class Pipeline:
                 if thread.is_alive():
                     ok = False
         pending = len(self._queue)
+        if self._thread is not None and self._thread.is_alive():
+            pending += self._inflight  # held by a backend that did not return in time
         if pending:
             self._queue.clear()
             self._drop(
-                "timeout", pending, "spans still queued at the shutdown deadline were dropped"
+                "timeout", pending, "spans not exported by the shutdown deadline were dropped"
             )
         if self._thread is None or not self._thread.is_alive():
             for backend in self.backends:

@@ -20,6 +20,7 @@ import datetime as _dt
 import enum
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -38,8 +39,17 @@ class Limits(NamedTuple):
 DEFAULT_LIMITS = Limits()
 
 
+_CUT_MARK = re.compile(r"…\[truncated: \d+ chars\]\Z")
+
+
 def cut_string(value: str, limit: int) -> str:
-    """Cut ``value`` to ``limit`` characters, leaving a marker with the original size."""
+    """Cut ``value`` to ``limit`` characters, leaving a marker with the original size.
+
+    A string already cut (by an earlier stage) is left alone, so the marker
+    keeps the size of the original.
+    """
+    if len(value) <= limit or (len(value) <= limit + 40 and _CUT_MARK.search(value)):
+        return value
     return f"{value[:limit]}…[truncated: {len(value)} chars]"
 
 

@@ -91,7 +91,8 @@ def from_url(url: str) -> Backend:
     if factory is None:
         known = ", ".join(sorted(SCHEMES))
         raise ValueError(f"unknown tracekit backend {url!r}; the schemes that exist are: {known}")
-    return factory(url, rest[1:] if rest else "")
+    # rest is "//" + authority-and-path; the factories see what follows "scheme://"
+    return factory(url, rest[2:] if rest else "")
 
 
 def resolve(spec: str | Backend | Sequence[str | Backend]) -> list[Backend]:

@@ -1,0 +1,205 @@
+"""Redaction, user processors and head sampling, applied once before any backend."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tracekit
+from tracekit._processors import is_secret_key, redact_string
+
+OPENAI_KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "api_key",
+        "API-Key",
+        "apiKey",
+        "openai_api_key",
+        "authorization",
+        "Authorization",
+        "password",
+        "db_password",
+        "client_secret",
+        "Cookie",
+        "set-cookie",
+        "token",
+        "access_token",
+        "refresh_token",
+        "x-api-key",
+        "private_key",
+        "aws_secret_access_key",
+        "credentials",
+        "session_id",
+    ],
+)
+def test_secret_keys(key):
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "max_tokens",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "max_completion_tokens",
+        "tokens",
+        "tokenizer",
+        "query",
+        "messages",
+        "temperature",
+        "author",
+        "model",
+    ],
+)
+def test_counters_and_ordinary_keys_are_not_secret(key):
+    assert not is_secret_key(key)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        OPENAI_KEY,
+        "sk-ant-api03-" + "x" * 40,
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_" + "a" * 36,
+        "xoxb-1234567890-abcdefghij",
+        "AIza" + "b" * 35,
+        "hf_" + "c" * 34,
+        "Bearer " + "d" * 40,
+    ],
+)
+def test_provider_key_strings_are_redacted_in_place(secret):
+    assert redact_string(f"the key is {secret} ok") == "the key is [REDACTED] ok"
+
+
+def test_ordinary_text_is_untouched():
+    text = "ask the desk for a task-list and a skeleton key"
+    assert redact_string(text) == text
+
+
+def test_redaction_everywhere_in_the_record(tracekit_capture):
+    @tracekit.llm
+    def call(prompt, api_key, max_tokens, headers, config):
+        span = tracekit.current_span()
+        span.set_attribute("authorization", "Bearer " + "z" * 30)
+        span.set_attribute("note", f"used {OPENAI_KEY}")
+        span.add_event("request", {"password": "hunter22"})
+        span.set_usage(prompt_tokens=5, completion_tokens=7)
+        raise PermissionError(f"Incorrect API key provided: {OPENAI_KEY}")
+
+    with pytest.raises(PermissionError):
+        call(
+            f"my key is {OPENAI_KEY}",
+            api_key=OPENAI_KEY,
+            max_tokens=256,
+            headers={"Authorization": "Bearer abc", "Accept": "json"},
+            config=[{"secret": "s3cr3t", "retries": 2}],
+        )
+    (record,) = tracekit_capture.records
+    text = json.dumps(record)
+    assert OPENAI_KEY not in text
+    assert "hunter22" not in text
+    assert "s3cr3t" not in text
+    assert record["inputs"]["api_key"] == "[REDACTED]"
+    assert record["inputs"]["prompt"] == "my key is [REDACTED]"
+    assert record["inputs"]["max_tokens"] == 256
+    assert record["inputs"]["headers"] == {"Authorization": "[REDACTED]", "Accept": "json"}
+    assert record["inputs"]["config"] == [{"secret": "[REDACTED]", "retries": 2}]
+    assert record["attributes"]["authorization"] == "[REDACTED]"
+    assert record["events"][0]["attributes"] == {"password": "[REDACTED]"}
+    assert record["usage"] == {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
+    assert "[REDACTED]" in record["error"]["message"]
+
+
+def test_empty_secret_values_are_kept(tracekit_capture):
+    @tracekit.trace
+    def connect(password=None, token=""):
+        return None
+
+    connect()
+    assert tracekit_capture.records[0]["inputs"] == {"password": None, "token": ""}
+
+
+def test_redaction_can_be_turned_off(tracekit_capture):
+    tracekit.init(tracekit_capture.backend, redact=False)
+
+    @tracekit.trace
+    def f(api_key):
+        return None
+
+    f(OPENAI_KEY)
+    assert tracekit_capture.records[0]["inputs"]["api_key"] == OPENAI_KEY
+
+
+def test_user_redact_callable_runs_after_builtin_and_can_drop(tracekit_capture):
+    def mask_emails(record):
+        if record["name"] == "drop-me":
+            return None
+        record["inputs"] = {
+            k: ("<email>" if "@" in str(v) else v) for k, v in record["inputs"].items()
+        }
+        return record
+
+    tracekit.init(tracekit_capture.backend, redact=mask_emails)
+
+    @tracekit.trace
+    def f(to, api_key):
+        return None
+
+    @tracekit.trace(name="drop-me")
+    def g():
+        return None
+
+    f("ann@example.com", OPENAI_KEY)
+    g()
+    assert [r["name"] for r in tracekit_capture.records] == ["f"]
+    assert tracekit_capture.records[0]["inputs"] == {"to": "<email>", "api_key": "[REDACTED]"}
+    assert tracekit.stats()["dropped"]["filtered"] == 1
+
+
+@pytest.mark.parametrize(("rate", "expected"), [(0.0, 0), (1.0, 40)])
+def test_head_sampling_keeps_or_drops_whole_traces(tracekit_capture, rate, expected):
+    tracekit.init(tracekit_capture.backend, sample_rate=rate)
+
+    @tracekit.tool
+    def child():
+        return tracekit.current_span().is_recording
+
+    @tracekit.agent
+    def root():
+        return child()
+
+    results = [root() for _ in range(20)]
+    assert len(tracekit_capture.records) == expected
+    assert results == [rate == 1.0] * 20
+
+
+def test_partial_sampling_never_splits_a_trace(tracekit_capture):
+    tracekit.init(tracekit_capture.backend, sample_rate=0.5)
+
+    @tracekit.tool
+    def child():
+        return None
+
+    @tracekit.agent
+    def root():
+        child()
+
+    for _ in range(200):
+        root()
+    records = tracekit_capture.records
+    roots = [r for r in records if r["name"] == "root"]
+    assert 0 < len(roots) < 200
+    kept = {r["trace_id"] for r in roots}
+    assert {r["trace_id"] for r in records if r["name"] == "child"} == kept
+
+
+def test_bad_sample_rate_is_a_clear_error():
+    with pytest.raises(ValueError, match="sample_rate"):
+        tracekit.init("memory", sample_rate=1.5)
