@@ -70,7 +70,9 @@ def test_console_prints_a_tree_per_finished_trace(capsys):
     assert lines[0].startswith("trace ") and "3 spans" in lines[0] and "15 tokens" in lines[0]
     assert "└─ AGENT agent" in lines[1]
     assert any("├─ TOOL lookup" in line for line in lines)
-    assert any("└─ LLM answer" in line and "demo-model" in line and "15 tokens" in line for line in lines)
+    assert any(
+        "└─ LLM answer" in line and "demo-model" in line and "15 tokens" in line for line in lines
+    )
     assert 'in:  {"question": "How old is Google?"}' in out
 
 

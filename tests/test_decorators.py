@@ -553,3 +553,92 @@ def test_importing_and_calling_traced_code_creates_no_thread_socket_or_file(tmp_
         cwd=tmp_path,
     )
     assert result.stdout.split() == ["1", "0", "0"]
+
+
+# -- more shapes and edge cases ---------------------------------------------------------
+
+
+async def test_unsampled_traces_skip_async_and_generators_entirely(tracekit_capture):
+    tracekit.init(tracekit_capture.backend, sample_rate=0.0)
+
+    @tracekit.tool
+    def leaf():
+        return tracekit.current_span().is_recording
+
+    @tracekit.trace
+    async def coro():
+        return leaf()
+
+    @tracekit.trace
+    def gen():
+        yield leaf()
+
+    @tracekit.trace
+    async def agen():
+        yield leaf()
+
+    assert await coro() is False
+    assert list(gen()) == [False]
+    assert [x async for x in agen()] == [False]
+    assert tracekit_capture.records == []
+
+
+@pytest.mark.parametrize("shape", ["generator", "async_generator"])
+async def test_generator_called_with_bad_arguments_records_the_error(tracekit_capture, shape):
+    if shape == "generator":
+
+        @tracekit.chain
+        def g(a):
+            yield a
+
+    else:
+
+        @tracekit.chain
+        async def g(a):
+            yield a
+
+    with pytest.raises(TypeError):
+        g(1, 2, 3)
+    assert tracekit_capture.records[0]["error"]["type"] == "TypeError"
+
+
+def test_generator_outputs_are_capped_with_a_marker(tracekit_capture):
+    tracekit.init(tracekit_capture.backend, max_items=3)
+
+    @tracekit.chain
+    def many():
+        yield from range(10)
+
+    assert sum(many()) == 45
+    assert tracekit_capture.records[0]["outputs"] == {"output": [0, 1, 2, "[truncated: 10 items]"]}
+
+
+async def test_async_generator_error_is_recorded(tracekit_capture):
+    @tracekit.chain
+    async def failing():
+        yield 1
+        raise LookupError("gone")
+
+    with pytest.raises(LookupError):
+        async for _ in failing():
+            pass
+    assert tracekit_capture.records[0]["error"]["type"] == "LookupError"
+
+
+def test_builtins_and_callable_objects_can_be_traced(tracekit_capture):
+    class Scorer:
+        def __call__(self, text):
+            return len(text)
+
+    traced_len = tracekit.trace(len)
+    traced_scorer = tracekit.tool(Scorer())
+    assert traced_len([1, 2]) == 2
+    assert traced_scorer("abc") == 3
+    names = [r["name"] for r in tracekit_capture.records]
+    assert names == ["len", "Scorer"]
+    assert tracekit_capture.records[1]["inputs"] == {"text": "abc"}
+
+
+def test_tracing_a_non_callable_is_a_clear_error():
+    with pytest.raises(TypeError, match="expects a function"):
+        tracekit.trace(42)

@@ -78,16 +78,10 @@ class _Layout:
         # Nothing to add or remove after zipping names with args: the common case.
         self.simple = not defaults and not drop
 
-    def bind(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Inputs by parameter name (``_open`` inlines the simple case)."""
-        names = self.names if instance is None else self.names_bound
-        if self.simple and not kwargs and len(args) <= len(names):
-            return dict(zip(names, args))  # noqa: B905 (hot path; lengths differ by design)
-        return self.bind_full(names, args, kwargs)
-
     def bind_full(
         self, names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
+        """Inputs by parameter name for any call (``_capture`` inlines the simple case)."""
         inputs = dict(zip(names, args))  # noqa: B905 (hot path; lengths differ by design)
         if len(args) > len(names):
             inputs[self.var_pos or "args"] = args[len(names) :]

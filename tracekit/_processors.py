@@ -136,7 +136,14 @@ def _clean(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
         return out
     cut = [_clean(v, limits, redact, depth + 1) for v in value[: limits.max_items]]
     if len(value) > limits.max_items:
-        cut.append(f"[truncated: {len(value)} items]")
+        last = value[-1]
+        already_cut = (
+            len(value) == limits.max_items + 1
+            and isinstance(last, str)
+            and last.startswith("[truncated: ")
+            and last.endswith(" items]")
+        )
+        cut.append(last if already_cut else f"[truncated: {len(value)} items]")
     return cut
 
 
