@@ -67,7 +67,9 @@ def test_console_prints_a_tree_per_finished_trace(capsys):
     tracekit.flush()
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].startswith("trace ") and "3 spans" in lines[0] and "15 tokens" in lines[0]
+    assert lines[0].startswith("trace ")
+    assert "3 spans" in lines[0]
+    assert "15 tokens" in lines[0]
     assert "└─ AGENT agent" in lines[1]
     assert any("├─ TOOL lookup" in line for line in lines)
     assert any(

@@ -6,15 +6,16 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import tracekit
 from tracekit.cli import main
 
 
 def test_version(capsys):
-    try:
+    with pytest.raises(SystemExit) as exit_:
         main(["--version"])
-    except SystemExit as exit_:
-        assert exit_.code == 0
+    assert exit_.value.code == 0
     assert tracekit.__version__ in capsys.readouterr().out
 
 

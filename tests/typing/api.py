@@ -78,4 +78,4 @@ def use() -> None:
     ok: bool = tracekit.flush(timeout=1.0)
     stats: dict[str, object] = tracekit.stats()
     closed: bool = tracekit.shutdown()
-    del recording, trace_id, ok, stats, closed, run, astream
+    del recording, trace_id, ok, stats, closed
