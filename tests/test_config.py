@@ -147,7 +147,19 @@ def test_flush_and_shutdown_before_init_are_harmless():
     assert tracekit.stats()["created"] == 0
 
 
-@pytest.mark.parametrize("option", ["max_string_chars", "queue_max_spans", "batch_size"])
-def test_bad_limits_are_clear_errors(option):
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("max_string_chars", 0),
+        ("queue_max_spans", -1),
+        ("batch_size", True),
+        ("export_interval", 0),
+        ("export_interval", -1),
+        ("flush_timeout", float("nan")),
+        ("export_timeout", "10"),
+        ("max_span_age_s", -5),
+    ],
+)
+def test_bad_options_are_clear_errors(option, value):
     with pytest.raises(ValueError, match=option):
-        tracekit.init("memory", **{option: 0})
+        tracekit.init("memory", **{option: value})

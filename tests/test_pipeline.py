@@ -89,7 +89,7 @@ def test_raising_backend_never_reaches_the_app_and_is_counted_and_logged_once(ca
     with caplog.at_level(logging.WARNING, logger="tracekit"):
         for i in range(3):
             assert work(f"payload-{i}") == f"payload-{i}"
-            assert tracekit.flush() is True  # delivered to the backend, which failed
+            assert tracekit.flush() is False  # the backend failed: flush says so
     stats = tracekit.stats()
     assert stats["dropped"]["backend_error"] == 3
     assert stats["exported"] == 0
@@ -97,6 +97,23 @@ def test_raising_backend_never_reaches_the_app_and_is_counted_and_logged_once(ca
     assert len(messages) == 1
     assert "RaisingBackend" in messages[0]
     assert "payload" not in messages[0]  # never log traced data
+
+
+def test_a_backend_call_is_bounded_by_the_export_timeout():
+    hung = BlockingBackend()
+    good = MemoryBackend()
+    tracekit.init([hung, good], export_timeout=0.2)
+    try:
+        work(1)
+        assert tracekit.flush() is False
+        work(2)  # the hung backend has not returned: skipped at once, counted
+        assert tracekit.flush() is False
+        assert [r["inputs"]["i"] for r in good.records] == [1, 2]
+        assert tracekit.stats()["dropped"]["timeout"] == 2
+        assert tracekit.stats()["config"]["export_timeout"] == 0.2
+    finally:
+        hung.release.set()
+    assert hung.entered.is_set()
 
 
 def test_one_failing_backend_does_not_stop_the_others():

@@ -194,3 +194,34 @@ def test_oversize_record_is_cut_and_counted(tracekit_capture):
     record = tracekit_capture.records[0]
     assert "exceeded 10000" in record["inputs"]["…"]
     assert tracekit.stats()["dropped"]["oversize"] == 1
+
+
+def test_markers_keep_the_original_size_through_both_stages(tracekit_capture):
+    @tracekit.trace
+    def f(items, mapping, other):
+        return None
+
+    # `other` forces the careful walker on the hot path; the exporter must not re-cut.
+    f(list(range(1005)), {str(i): i for i in range(1003)}, object())
+    inputs = tracekit_capture.records[0]["inputs"]
+    assert inputs["items"][-1] == "[truncated: 1005 items]"
+    assert len(inputs["items"]) == 1001
+    assert inputs["mapping"]["…"] == "[truncated: 1003 keys]"
+
+
+def test_error_messages_and_attributes_are_capped(tracekit_capture):
+    tracekit.init(tracekit_capture.backend, max_string_chars=4_000, max_record_bytes=50_000)
+
+    @tracekit.trace
+    def f():
+        span = tracekit.current_span()
+        for i in range(20):
+            span.set_attribute(f"blob{i}", "z" * 3_500)  # 70 kB of attributes in all
+        raise ValueError("m" * 6_000)
+
+    with pytest.raises(ValueError):
+        f()
+    record = tracekit_capture.records[0]
+    assert record["error"]["message"] == "m" * 4_000 + "…[truncated: 6000 chars]"
+    assert len(json.dumps(record)) <= 50_000
+    assert tracekit.stats()["dropped"]["oversize"] == 1

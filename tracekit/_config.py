@@ -43,6 +43,7 @@ class Options:
     batch_size: int = 512
     export_interval: float | None = None  # None: 1 s, or the backends' own (5 s remote)
     flush_timeout: float = DEFAULT_FLUSH_TIMEOUT
+    export_timeout: float = 10.0
     max_open_spans: int = 10_000
     max_span_age_s: float = 3600.0
     propagate_threads: bool = True
@@ -120,6 +121,7 @@ def init(
     batch_size: int = 512,
     export_interval: float | None = None,
     flush_timeout: float = DEFAULT_FLUSH_TIMEOUT,
+    export_timeout: float = 10.0,
     max_open_spans: int = 10_000,
     max_span_age_s: float = 3600.0,
 ) -> None:
@@ -151,6 +153,9 @@ def init(
         batch_size: spans per export batch.
         export_interval: seconds between exports (default 1 s, 5 s for remote backends).
         flush_timeout: the default bound of ``flush()`` and of the flush at exit.
+        export_timeout: the bound of one backend call (one batch, retries included);
+            a call that overruns is counted as ``timeout`` and the backend skipped
+            until it returns.
         max_open_spans: spans open at once before the oldest are exported as abandoned.
         max_span_age_s: age after which a still-open span is exported as abandoned.
 
@@ -177,8 +182,20 @@ def init(
             ("batch_size", batch_size),
             ("max_open_spans", max_open_spans),
         ):
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{label} must be a positive integer, got {value!r}")
+        for label, seconds in (
+            ("export_interval", 1.0 if export_interval is None else export_interval),
+            ("flush_timeout", flush_timeout),
+            ("export_timeout", export_timeout),
+            ("max_span_age_s", max_span_age_s),
+        ):
+            if (
+                not isinstance(seconds, (int, float))
+                or isinstance(seconds, bool)
+                or not (0 < seconds < float("inf") or (label == "max_span_age_s" and seconds == 0))
+            ):
+                raise ValueError(f"{label} must be a positive number of seconds, got {seconds!r}")
         processors: tuple[Processor, ...] = ()
         if callable(redact):
             processors = (redact,)
@@ -197,6 +214,7 @@ def init(
             propagate_threads=propagate_threads,
             flush_on_root_end=flush_on_root_end,
             flush_timeout=float(flush_timeout),
+            export_timeout=float(export_timeout),
             max_open_spans=max_open_spans,
             max_span_age_s=float(max_span_age_s),
         )
@@ -341,6 +359,7 @@ def stats() -> dict[str, Any]:
         "batch_size": opts.batch_size,
         "export_interval": pipeline.interval if pipeline is not None else opts.export_interval,
         "flush_timeout": opts.flush_timeout,
+        "export_timeout": opts.export_timeout,
         "max_string_chars": opts.limits.max_string_chars,
         "max_record_bytes": opts.limits.max_record_bytes,
         "max_depth": opts.limits.max_depth,

@@ -184,6 +184,6 @@ def _log_tree(span: Span, seen: set[int]) -> int:
         span._outputs = _serialize.freeze(outputs, limits)
     end = getattr(span, "_planned_end_ns", 0) or max(runtime.clock(), last_child_end)
     span.end_ns = max(end, span.start_ns)
-    span._size = 256 + payload_size(span._inputs) + payload_size(span._outputs)
+    span._size = 256 + span._extra_size + payload_size(span._inputs) + payload_size(span._outputs)
     runtime.sink(span)
     return span.end_ns

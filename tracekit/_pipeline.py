@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracekit import _guard, _processors
 from tracekit._context import CURRENT
+from tracekit._runner import OK, STUCK, TIMEOUT, BackendRunner
 from tracekit._span import (
     ABANDONED,
     NON_RECORDING,
@@ -48,6 +49,7 @@ DROP_REASONS = (
     "after_shutdown",
     "abandoned",
     "filtered",
+    "processor_error",
 )
 
 
@@ -88,7 +90,9 @@ class Pipeline:
 
     def __init__(self, backends: Sequence[Backend], options: Options) -> None:
         self.backends = list(backends)
+        self.runners = [BackendRunner(b, options.export_timeout) for b in self.backends]
         self.options = options
+        self.failures = 0  # failed exports and flushes: flush() reports them
         self.exported = 0
         self._max_spans = options.queue_max_spans
         self._max_bytes = options.queue_max_bytes
@@ -111,6 +115,7 @@ class Pipeline:
         self._flush_done = 0
         self._thread: threading.Thread | None = None
         self._inflight = 0  # spans of the batch the exporter is handing to backends
+        self._inflight_counted = False  # shutdown counted them already
         self._alive = False
         self._stopping = False
         self.closed = False
@@ -190,6 +195,7 @@ class Pipeline:
             except IndexError:
                 pass
             self._inflight = len(batch)
+            self._inflight_counted = False
             try:
                 self._export(batch)
             except BaseException:
@@ -205,60 +211,84 @@ class Pipeline:
                     self._cond.notify_all()
 
     def _export(self, batch: list[Span]) -> None:
+        records = self._records(batch)
+        if not records:
+            return
+        failed_by: set[str] = set()
+        for runner in self.runners:
+            outcome = runner.call("export", records)
+            if outcome == OK:
+                continue
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # SystemExit & co.: end the exporter thread (restarted)
+            reason = "timeout" if outcome in (TIMEOUT, STUCK) else "backend_error"
+            failed_by.add(reason)
+            self._log_backend_failure(runner, "export", outcome)
+        if not failed_by:
+            self.exported += len(records)
+            return
+        self.failures += 1
+        if self._inflight_counted:  # shutdown already counted this batch as timed out
+            return
+        reason = "timeout" if failed_by == {"timeout"} else "backend_error"
+        self.dropped[reason] += len(records)
+
+    def _records(self, batch: list[Span]) -> list[dict[str, Any]]:
+        """Spans -> records through the processors (a record per span, or a count)."""
         records = []
         opts = self.options
         for span in batch:
             try:
                 record: dict[str, Any] | None = to_record(span, opts.project, opts)
+            except Exception as exc:
+                _guard.internal_error(exc, "pipeline.to_record", reraise=False)
+                self._drop("backend_error", 1, "a span could not be converted to a record")
+                continue
+            try:
                 for processor in opts.processors:
                     if record is None:
                         break
                     record = processor(record)
-                if record is None:
-                    self._drop("filtered", 1, "a processor dropped spans")
-                    continue
-                if (
-                    span._size > opts.limits.max_record_bytes // 2
-                    and _processors.enforce_record_size(record, opts.limits)
-                ):
-                    self._drop("oversize", 1, "span payload over the record size cap was cut")
-                records.append(record)
             except Exception as exc:
-                _guard.internal_error(exc, "pipeline.to_record", reraise=False)
-                self._drop("backend_error", 1, "a span could not be converted to a record")
-        if not records:
-            return
-        failed = False
-        for backend in self.backends:
-            try:
-                backend.export(records)
-            except Exception as exc:
-                failed = True
-                _guard.log_once(
-                    f"backend:{type(backend).__name__}:{type(exc).__name__}",
-                    "tracekit backend %s failed to export (%s); spans dropped and counted",
-                    type(backend).__name__,
-                    type(exc).__name__,
+                self._drop(
+                    "processor_error",
+                    1,
+                    f"a processor raised {type(exc).__name__}; its records are dropped",
                 )
-        if failed:
-            self.dropped["backend_error"] += len(records)
+                continue
+            if record is None:
+                self._drop("filtered", 1, "a processor dropped spans")
+                continue
+            if span._size > opts.limits.max_record_bytes // 2 and _processors.enforce_record_size(
+                record, opts.limits
+            ):
+                self._drop("oversize", 1, "span payload over the record size cap was cut")
+            records.append(record)
+        return records
+
+    def _log_backend_failure(self, runner: BackendRunner, verb: str, outcome: Any) -> None:
+        what = outcome if isinstance(outcome, str) else type(outcome).__name__
+        if outcome in (TIMEOUT, STUCK):
+            detail = f"did not return within {runner.timeout:g} s"
         else:
-            self.exported += len(records)
+            detail = f"raised {what}"
+        _guard.log_once(
+            f"backend:{runner.name}:{verb}:{what}",
+            "tracekit backend %s %s during %s; spans dropped and counted (tracekit.stats())",
+            runner.name,
+            detail,
+            verb,
+        )
 
     def _finish_flush(self) -> None:
         asked = self._flush_asked
         if asked == self._flush_done:
             return
-        for backend in self.backends:
-            try:
-                backend.flush()
-            except Exception as exc:
-                _guard.log_once(
-                    f"backend-flush:{type(backend).__name__}:{type(exc).__name__}",
-                    "tracekit backend %s failed to flush (%s)",
-                    type(backend).__name__,
-                    type(exc).__name__,
-                )
+        for runner in self.runners:
+            outcome = runner.call("flush")
+            if outcome != OK:
+                self.failures += 1
+                self._log_backend_failure(runner, "flush", outcome)
         with self._cond:
             self._flush_done = asked
             self._cond.notify_all()
@@ -288,7 +318,7 @@ class Pipeline:
             set_end_reason(span, "abandoned")
             self._drop("abandoned", 1, "spans left open past the caps were exported as abandoned")
             span.end_ns = runtime.clock()
-            span._size = 256 + payload_size(span._inputs)
+            span._size = 256 + span._extra_size + payload_size(span._inputs)
             self.submit(span)
 
     # -- control -------------------------------------------------------------------
@@ -297,7 +327,8 @@ class Pipeline:
         """Export everything enqueued so far and flush the backends.
 
         Returns:
-            True if that finished within ``timeout`` seconds, else False.
+            True if that finished within ``timeout`` seconds with no backend
+            failing; False otherwise (the failures are counted in ``stats()``).
         """
         if self._thread is threading.current_thread():
             return False  # called from a backend: waiting on ourselves would deadlock
@@ -306,11 +337,13 @@ class Pipeline:
             target = self._seq_in
             self._flush_asked += 1
             ticket = self._flush_asked
+            failures = self.failures
         self._wake.set()
         while True:
             with self._cond:
                 if self._seq_out >= target and self._flush_done >= ticket:
-                    return True
+                    # Delivered: True unless a backend failed meanwhile (counted in stats).
+                    return self.failures == failures
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -345,21 +378,19 @@ class Pipeline:
         if self._thread is not None and self._thread.is_alive():
             pending += self._inflight  # held by a backend that did not return in time
         if pending:
+            self._inflight_counted = True  # the exporter must not count them again
             self._queue.clear()
             self._drop(
                 "timeout", pending, "spans not exported by the shutdown deadline were dropped"
             )
         if self._thread is None or not self._thread.is_alive():
-            for backend in self.backends:
-                try:
-                    backend.shutdown()
-                except Exception as exc:
-                    _guard.log_once(
-                        f"backend-shutdown:{type(backend).__name__}",
-                        "tracekit backend %s failed to shut down (%s)",
-                        type(backend).__name__,
-                        type(exc).__name__,
-                    )
+            for runner in self.runners:
+                remaining = max(0.0, deadline - time.monotonic())
+                outcome = runner.call("shutdown", timeout=remaining)
+                if outcome != OK:
+                    ok = False
+                    self._log_backend_failure(runner, "shutdown", outcome)
+                runner.stop()
         return ok
 
     def after_fork_in_child(self) -> None:
@@ -368,6 +399,8 @@ class Pipeline:
         self.exported = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         self.worker_restarts = 0
+        for runner in self.runners:
+            runner.after_fork_in_child()
         for backend in self.backends:
             hook = getattr(backend, "after_fork", None)
             if hook is not None:

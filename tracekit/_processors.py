@@ -127,7 +127,9 @@ def _clean(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
         out: dict[str, Any] = {}
         for i, (k, v) in enumerate(value.items()):
             if i == limits.max_items:
-                out["…"] = f"[truncated: {len(value)} keys]"
+                # An earlier stage already cut this dict: keep its marker (original size).
+                marker = value.get("…") if len(value) == limits.max_items + 1 else None
+                out["…"] = marker if isinstance(marker, str) else f"[truncated: {len(value)} keys]"
                 break
             if redact and value_is_set(v) and is_secret_key(k):
                 out[k] = REDACTED

@@ -10,6 +10,7 @@ Inputs and outputs are frozen as JSON text when they are captured
 from __future__ import annotations
 
 import enum
+import json
 import random
 import sys
 import time
@@ -117,6 +118,7 @@ class Span:
         "_children",
         "_error",
         "_events",
+        "_extra_size",
         "_flags",
         "_inputs",
         "_model",
@@ -139,6 +141,7 @@ class Span:
     _children: list[Span] | None
     _error: dict[str, str] | None
     _events: list[dict[str, Any]] | None
+    _extra_size: int  # approximate JSON bytes of attributes and events
     _flags: int
     _inputs: dict[str, Any] | str | None
     _model: str | None
@@ -207,6 +210,7 @@ class Span:
         self._children = None
         self._results = None
         self._flags = 0
+        self._extra_size = 0
         self._size = 0
         if end_time_ms is not None:
             self._planned_end_ns = end_time_ms * 1_000_000
@@ -316,7 +320,9 @@ class Span:
         attrs = self._attrs
         if attrs is None:
             attrs = self._attrs = {}
-        attrs[_serialize.safe_str(key)] = _serialize.to_jsonable(value, runtime.limits)
+        value = _serialize.to_jsonable(value, runtime.limits)
+        attrs[_serialize.safe_str(key)] = value
+        self._extra_size += _approx_size(value)
 
     def add_attribute(self, key: str, value: Any) -> None:
         """Seed-compatible alias of :meth:`set_attribute`."""
@@ -340,6 +346,7 @@ class Span:
         if self._events is None:
             self._events = []
         self._events.append(event)
+        self._extra_size += 64 + _approx_size(event["attributes"])
 
     def record_exception(self, exc: BaseException) -> None:
         """Mark the span as failed with ``exc`` (type, message and stack)."""
@@ -441,6 +448,7 @@ def start_span(
     span._children = None
     span._results = None
     span._flags = 0
+    span._extra_size = 0
     span.end_ns = 0
     span.start_ns = rt.clock()
     open_spans[sid] = span
@@ -465,6 +473,7 @@ def end_span(span: Span) -> None:
     inputs, outputs = span._inputs, span._outputs
     span._size = (
         256
+        + span._extra_size
         + (0 if inputs is None else len(inputs) if type(inputs) is str else 64 * len(inputs))
         + (0 if outputs is None else len(outputs) if type(outputs) is str else 64 * len(outputs))
     )
@@ -496,7 +505,9 @@ def set_error(span: Span, exc: BaseException) -> None:
         stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     except Exception:
         stack = ""
-    span._error = {"type": error_type(exc), "message": _serialize.safe_str(exc), "stack": stack}
+    limit = runtime.limits.max_string_chars
+    message = _serialize.cut_string(_serialize.safe_str(exc), limit)
+    span._error = {"type": error_type(exc), "message": message, "stack": stack[-limit:]}
 
 
 def end_with_exception(span: Span, exc: BaseException) -> None:
@@ -524,6 +535,18 @@ def set_end_reason(span: Span, reason: str) -> None:
     if span._attrs is None:
         span._attrs = {}
     span._attrs[END_REASON] = reason
+
+
+def _approx_size(value: Any) -> int:
+    """Bytes a JSON-safe value takes as JSON (exact for strings, measured otherwise)."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if value is None or isinstance(value, (bool, int, float)):
+        return 8
+    try:
+        return len(json.dumps(value))
+    except (TypeError, ValueError):
+        return 1024
 
 
 def _int(value: Any) -> int:

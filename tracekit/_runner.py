@@ -1,0 +1,90 @@
+"""BackendRunner: a backend's calls, each bounded by a timeout, on the backend's own thread.
+
+Python cannot interrupt a call that hangs. So the exporter never calls a
+backend directly: it hands the call to the backend's runner thread and waits
+at most ``timeout`` seconds. A call that overruns is reported as a timeout;
+until it returns, later calls to the same backend are refused at once
+("stuck"), so one hung backend costs the others nothing and the exporter keeps
+its pace. The runner thread runs with tracing suppressed.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+from tracekit._context import CURRENT
+from tracekit._span import NON_RECORDING
+
+OK = "ok"
+TIMEOUT = "timeout"  # the call did not return in time (it may still be running)
+STUCK = "stuck"  # an earlier call has not returned yet: this one was not made
+
+
+class _Call:
+    __slots__ = ("args", "done", "error", "method")
+
+    def __init__(self, method: str, args: tuple[Any, ...]) -> None:
+        self.method = method
+        self.args = args
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+class BackendRunner:
+    """Runs ``export``/``flush``/``shutdown`` of one backend with a time bound."""
+
+    def __init__(self, backend: Any, timeout: float) -> None:
+        self.backend = backend
+        self.timeout = timeout
+        self.name = type(backend).__name__
+        self._fresh()
+
+    def _fresh(self) -> None:
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._busy = False
+
+    def call(self, method: str, *args: Any, timeout: float | None = None) -> str | BaseException:
+        """Call ``backend.method(*args)`` and wait for it.
+
+        Returns:
+            ``OK``, ``TIMEOUT``, ``STUCK``, or the exception the backend raised.
+        """
+        if self._busy:
+            return STUCK
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._run, name=f"tracekit-backend-{self.name}", daemon=True
+            )
+            self._thread.start()
+        job = _Call(method, args)
+        self._busy = True
+        self._calls.put(job)
+        if not job.done.wait(self.timeout if timeout is None else max(0.0, timeout)):
+            return TIMEOUT
+        return OK if job.error is None else job.error
+
+    def _run(self) -> None:
+        CURRENT.set(NON_RECORDING)  # a backend's own calls (HTTP, DB) are never traced
+        while True:
+            job = self._calls.get()
+            if job is None:
+                return
+            try:
+                getattr(self.backend, job.method)(*job.args)
+            except BaseException as exc:  # handed back: the exporter decides
+                job.error = exc
+            finally:
+                self._busy = False
+                job.done.set()
+
+    def stop(self) -> None:
+        """Let the runner thread end once it is idle."""
+        if self._thread is not None:
+            self._calls.put(None)
+
+    def after_fork_in_child(self) -> None:
+        """The child has no runner thread: start over."""
+        self._fresh()
