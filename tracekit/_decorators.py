@@ -44,6 +44,7 @@ _reset = CURRENT.reset
 _snapshot = _serialize.snapshot
 _freeze = _serialize.freeze
 _PLAIN = _serialize._PLAIN
+_PLAIN_STR_MAX = _serialize.PLAIN_STR_MAX
 
 
 class _Layout:
@@ -148,7 +149,12 @@ def _capture(spec: _Spec, instance: Any, args: Any, kwargs: Any) -> dict[str, An
         bound = dict(zip(names, args))  # noqa: B905 (the common case, inlined)
     else:
         bound = layout.bind_full(names, args, kwargs)
-    return _freeze(bound, rt.limits)  # type: ignore[no-any-return]
+    # _serialize.freeze(bound) inlined: the dict is ours, so plain values need no copy.
+    for value in bound.values():
+        t = type(value)
+        if t not in _PLAIN or (t is str and len(value) > _PLAIN_STR_MAX):
+            return _snapshot(bound, rt.limits)
+    return bound
 
 
 def _begin(spec: _Spec, parent: Span | None, inputs: dict[str, Any] | str | None) -> Span:
@@ -162,17 +168,23 @@ def _open(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs: An
     """Start the span for one call; NON_RECORDING when the trace is sampled out."""
     if parent is None and runtime.sample_rate < 1.0 and sampled_out():
         return NON_RECORDING
-    return _begin(spec, parent, _capture(spec, instance, args, kwargs))
+    span = start_span(spec.name, spec.kind, parent, _capture(spec, instance, args, kwargs))
+    if spec.attrs is not None:
+        span._attrs = dict(spec.attrs)
+    return span
 
 
 def _close_ok(spec: _Spec, span: Span, result: Any) -> None:
     try:
         if spec.capture_outputs and runtime.capture_outputs:
             # The named-outputs rule: a returned dict is the outputs mapping itself.
-            if isinstance(result, dict):
+            t = type(result)
+            if t in _PLAIN and (t is not str or len(result) <= _PLAIN_STR_MAX):
+                span._outputs = {"output": result}  # plain: the value itself is the snapshot
+            elif isinstance(result, dict):
                 span._outputs = _freeze(result, runtime.limits, owned=False)
             else:
-                span._outputs = _freeze({"output": result}, runtime.limits)
+                span._outputs = _snapshot({"output": result}, runtime.limits)
         end_span(span)
     except Exception as exc:
         _guard.internal_error(exc, "decorator.close")
