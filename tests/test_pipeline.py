@@ -99,8 +99,12 @@ def test_raising_backend_never_reaches_the_app_and_is_counted_and_logged_once(ca
     assert "payload" not in messages[0]  # never log traced data
 
 
-def test_a_backend_call_is_bounded_by_the_export_timeout():
-    hung = BlockingBackend()
+class RemoteBlockingBackend(BlockingBackend):
+    remote = True  # talks to the network: each call is bounded by export_timeout
+
+
+def test_a_remote_backend_call_is_bounded_by_the_export_timeout():
+    hung = RemoteBlockingBackend()
     good = MemoryBackend()
     tracekit.init([hung, good], export_timeout=0.2)
     try:

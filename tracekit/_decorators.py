@@ -28,7 +28,6 @@ from tracekit._span import (
     SpanKind,
     end_span,
     end_with_exception,
-    freeze_output,
     kind_name,
     runtime,
     sampled_out,
@@ -205,13 +204,20 @@ def _close_items(spec: _Spec, span: Span, items: list[Any], total: int, closed: 
         if spec.capture_outputs and runtime.capture_outputs:
             if total > len(items):
                 items = [*items, f"[truncated: {total} items]"]
-            span._outputs = freeze_output(items)
+            size = 0
+            for item in items:
+                t = type(item)
+                if t not in _PLAIN or (t is str and len(item) > _PLAIN_STR_MAX):
+                    span._outputs = _snapshot({"output": items}, runtime.limits)
+                    break
+                size += 16 + (len(item) if t is str else 0)
+            else:
+                # Plain items are their own snapshot: the list is ours, no JSON round trip.
+                span._outputs = {"output": items}
+                span._extra_size += size
         end_span(span)
     except Exception as exc:
         _guard.internal_error(exc, "decorator.close_items")
-
-
-# -- one wrapper per shape -----------------------------------------------------------
 
 
 def _sync(spec: _Spec) -> Callable[..., Any]:
@@ -347,7 +353,10 @@ def _drive(spec: _Spec, parent: Span | None, inputs: Any, gen: Any) -> Any:
             if recording:
                 _close_error(span, exc)
             raise
-        detach(token, span, parent)
+        try:
+            _reset(token)
+        except (ValueError, RuntimeError):
+            detach(token, span, parent)
         if total < cap:
             items.append(item)
         total += 1
@@ -416,7 +425,10 @@ async def _adrive(spec: _Spec, parent: Span | None, inputs: Any, agen: Any) -> A
             if recording:
                 _close_error(span, exc)
             raise
-        detach(token, span, parent)
+        try:
+            _reset(token)
+        except (ValueError, RuntimeError):
+            detach(token, span, parent)
         if total < cap:
             items.append(item)
         total += 1

@@ -183,6 +183,8 @@ def prepare_payload(
                     payload[k] = redact_string(text) if redact else text
             elif t is float and not math.isfinite(v):
                 payload[k] = to_jsonable(v, limits)
+            elif t is list:  # a generator's plain items
+                payload[k] = _clean(v, limits, redact, 1)
             if redact:
                 secret = cache.get(k)
                 if secret is None:

@@ -1,11 +1,20 @@
-"""BackendRunner: a backend's calls, each bounded by a timeout, on the backend's own thread.
+"""BackendRunner: how the exporter calls one backend, with a time bound for remote ones.
 
-Python cannot interrupt a call that hangs. So the exporter never calls a
-backend directly: it hands the call to the backend's runner thread and waits
-at most ``timeout`` seconds. A call that overruns is reported as a timeout;
-until it returns, later calls to the same backend are refused at once
-("stuck"), so one hung backend costs the others nothing and the exporter keeps
-its pace. The runner thread runs with tracing suppressed.
+Python cannot interrupt a call that hangs. A backend that talks to the network
+(``remote = True``: OTLP, W&B) therefore gets a runner thread of its own: the
+exporter hands it each call and waits at most ``timeout`` seconds. A call that
+overruns is reported as a timeout; until it returns, later calls to that
+backend are refused at once ("stuck"), so one hung backend costs the others
+nothing and the exporter keeps its pace. The runner thread runs with tracing
+suppressed.
+
+Local backends (memory, console, jsonl, and any backend that does not say
+``remote = True``) are called directly on the exporter thread: handing a call
+to another thread costs two GIL hand-offs, up to 5 ms each while a traced
+thread is busy, which capped a busy process at a few batches per second
+(measured: 78% of spans dropped in a tight loop, against 2% when called
+directly). A hung local backend holds only the exporter thread: the queue
+caps still bound memory and ``flush()`` still returns on time.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ class BackendRunner:
         self.backend = backend
         self.timeout = timeout
         self.name = type(backend).__name__
+        self.threaded = getattr(backend, "remote", False) is True
         self._fresh()
 
     def _fresh(self) -> None:
@@ -52,6 +62,12 @@ class BackendRunner:
         Returns:
             ``OK``, ``TIMEOUT``, ``STUCK``, or the exception the backend raised.
         """
+        if not self.threaded:
+            try:
+                getattr(self.backend, method)(*args)
+            except BaseException as exc:  # handed back: the exporter decides
+                return exc
+            return OK
         if self._busy:
             return STUCK
         if self._thread is None or not self._thread.is_alive():

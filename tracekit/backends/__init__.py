@@ -22,9 +22,11 @@ __all__ = ["Backend", "ConsoleBackend", "JsonlBackend", "MemoryBackend", "from_u
 class Backend(Protocol):
     """What the pipeline needs from a backend.
 
-    Optional attributes: ``export_interval`` (seconds between batches; remote
-    backends ask for 5) and ``after_fork()`` (called in a forked child before
-    it exports anything, to reopen files or connections).
+    Optional attributes: ``remote = True`` for a backend that talks to the
+    network (its calls then run on a thread of their own, each bounded by
+    ``init(export_timeout=...)``), ``export_interval`` (seconds between
+    batches; remote backends ask for 5) and ``after_fork()`` (called in a
+    forked child before it exports anything, to reopen files or connections).
     """
 
     def export(self, records: Sequence[dict[str, Any]]) -> None:
