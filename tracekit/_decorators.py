@@ -320,7 +320,7 @@ def _generator(spec: _Spec) -> Callable[..., Any]:
     return traced_generator_call
 
 
-def _drive(spec: _Spec, parent: Span | None, inputs: Any, gen: Any) -> Any:
+def _drive(spec: _Spec, parent: Span | None, inputs: Any, gen: Any) -> Any:  # noqa: PLR0915 (one flat yield-from loop)
     """Delegate to ``gen`` like ``yield from``, with the span current only while it runs.
 
     The span opens here, on first resume. No context token is held across our
@@ -398,7 +398,7 @@ def _async_generator(spec: _Spec) -> Callable[..., Any]:
     return traced_async_generator_call
 
 
-async def _adrive(spec: _Spec, parent: Span | None, inputs: Any, agen: Any) -> Any:
+async def _adrive(spec: _Spec, parent: Span | None, inputs: Any, agen: Any) -> Any:  # noqa: PLR0915
     """The async twin of :func:`_drive`: the span is current only inside ``agen``."""
     span = _begin_guarded(spec, parent, inputs)
     recording = span is not NON_RECORDING
