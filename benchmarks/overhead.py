@@ -336,6 +336,7 @@ DISABLED = "tracekit init(enabled=False)"
 ENABLED = "tracekit enabled + flush"
 ENABLED_DEFAULT = "tracekit enabled, default caps"
 DEFERRED = "tracekit enabled, export deferred"
+DISCARD = "tracekit enabled + flush, write-and-drop backend"
 OTEL = "OpenTelemetry SDK + flush"
 
 
@@ -362,6 +363,37 @@ def _build_all(deco: Deco, loop: asyncio.AbstractEventLoop) -> dict[str, Callabl
     }
 
 
+class CountingBackend:
+    """Counts records and keeps none, as a backend that writes them out does.
+
+    The memory backend keeps every record alive until the round ends, and the
+    cyclic GC walks them all; real backends (jsonl, sqlite, OTLP) drop each
+    batch once written. This row shows the cost without that retention.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def export(self, records: Any) -> None:
+        self.count += len(records)
+
+    def flush(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        self.count = 0
+
+    def check(self, spans: int) -> dict[str, Any]:
+        got, self.count = self.count, 0
+        _config._reset()
+        if got != spans:
+            raise AssertionError(f"expected {spans} records, got {got}")
+        return {"exported": got}
+
+
 def make_variants(
     loop: asyncio.AbstractEventLoop, calls: dict[str, int], use_otel: bool
 ) -> list[Variant]:
@@ -369,6 +401,7 @@ def make_variants(
     traced = _build_all(tracekit.trace, loop)  # decorated once; the state is switched
     max_round_spans = max(calls[w] * SPANS_PER_CALL[w] for w in WORKLOADS)
     backend = MemoryBackend()
+    discarding = CountingBackend()
 
     def before_init(workload: str) -> None:
         _config._reset()
@@ -377,7 +410,9 @@ def make_variants(
         _config._reset()
         tracekit.init(enabled=False)
 
-    def enabled_with(queue_max_spans: int | None, defer: bool = False) -> Callable[[str], None]:
+    def enabled_with(
+        queue_max_spans: int | None, defer: bool = False, sink: Any = backend
+    ) -> Callable[[str], None]:
         def setup(workload: str) -> None:
             _config._reset()
             kwargs: dict[str, Any] = {}
@@ -386,10 +421,10 @@ def make_variants(
             if defer:  # one batch per round, exported only by the flush
                 kwargs["batch_size"] = queue_max_spans
                 kwargs["export_interval"] = 3600.0
-            tracekit.init(backend, **kwargs)
+            tracekit.init(sink, **kwargs)
             traced[workload](2)  # start the exporter thread outside the timing
             tracekit.flush()
-            backend.clear()
+            sink.clear()
 
         return setup
 
@@ -431,6 +466,13 @@ def make_variants(
             setup=enabled_with(None),
             finish=flush,
             check=check_enabled(exact=False),
+        ),
+        Variant(
+            DISCARD,
+            traced,
+            setup=enabled_with(max_round_spans + 64, sink=discarding),
+            finish=flush,
+            check=lambda workload, spans: discarding.check(spans),
         ),
         Variant(
             DEFERRED,
@@ -552,9 +594,9 @@ def summarize(variants: list[Variant], calls: dict[str, int]) -> list[dict[str, 
                 "calls_per_round": calls[workload],
                 "spans_per_round": calls[workload] * SPANS_PER_CALL[workload],
             }
-            if v.name in (ENABLED, ENABLED_DEFAULT, DEFERRED, OTEL):
+            if v.name in (ENABLED, ENABLED_DEFAULT, DISCARD, DEFERRED, OTEL):
                 row["flush_ns_per_span"] = round(median(v.finish_samples[workload]), 1)
-            if v.name in (FLOOR, ENABLED, ENABLED_DEFAULT, DEFERRED, OTEL):
+            if v.name in (FLOOR, ENABLED, ENABLED_DEFAULT, DISCARD, DEFERRED, OTEL):
                 row["ratio"] = round(ns / floor_ns, 3)
                 row["ratio_vs"] = "floor"
                 row["overhead_ratio"] = round((ns - base) / (floor_ns - base), 3)
