@@ -203,3 +203,28 @@ def test_partial_sampling_never_splits_a_trace(tracekit_capture):
 def test_bad_sample_rate_is_a_clear_error():
     with pytest.raises(ValueError, match="sample_rate"):
         tracekit.init("memory", sample_rate=1.5)
+
+
+@pytest.mark.parametrize("secret", ["sk-abcdefghijklmnop", "xoxb-1234567890"])
+def test_shortest_key_shapes_are_redacted_even_in_short_plain_inputs(tracekit_capture, secret):
+    @tracekit.trace
+    def f(note, count=1):
+        return secret
+
+    f(secret)
+    record = tracekit_capture.records[0]
+    assert record["inputs"] == {"note": "[REDACTED]", "count": 1}
+    assert record["outputs"] == {"output": "[REDACTED]"}
+
+
+def test_clean_fast_path_still_cuts_and_redacts_what_it_must(tracekit_capture):
+    tracekit.init(tracekit_capture.backend, max_string_chars=10, max_items=1)
+
+    @tracekit.trace
+    def f(a, b):
+        return 1.5
+
+    f("0123456789abc", 2)
+    record = tracekit_capture.records[0]
+    assert record["inputs"] == {"a": "0123456789…[truncated: 13 chars]", "…": "[truncated: 2 keys]"}
+    assert record["outputs"] == {"output": 1.5}

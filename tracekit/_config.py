@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracekit import _context, _guard, _span
+from tracekit._processors import MIN_SECRET_LEN
 from tracekit._serialize import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
@@ -240,6 +241,9 @@ def init(
         rt.capture_outputs = capture_outputs
         rt.sample_rate = rate
         rt.limits = options.limits
+        rt.clean_items = (
+            options.limits.max_items if options.limits.max_string_chars >= MIN_SECRET_LEN else -1
+        )
         rt.flush_root = _flush_root if flush_on_root_end else None
         rt.sink = pipeline.submit
         if propagate_threads:

@@ -21,9 +21,12 @@ import wrapt
 
 from tracekit import _config, _guard, _serialize
 from tracekit._context import CURRENT, detach
+from tracekit._processors import MIN_SECRET_LEN, is_secret_key
 from tracekit._span import (
     CLOSED,
+    IN_CLEAN,
     NON_RECORDING,
+    OUT_CLEAN,
     Span,
     SpanKind,
     end_span,
@@ -44,6 +47,8 @@ _snapshot = _serialize.snapshot
 _freeze = _serialize.freeze
 _PLAIN = _serialize._PLAIN
 _PLAIN_STR_MAX = _serialize.PLAIN_STR_MAX
+# Strings shorter than this cannot hold a provider key (see _processors).
+CLEAN_STR_MAX = MIN_SECRET_LEN
 
 
 class _Layout:
@@ -98,7 +103,15 @@ class _Layout:
 class _Spec:
     """Everything a wrapper needs, fixed at decoration time."""
 
-    __slots__ = ("attrs", "capture_inputs", "capture_outputs", "kind", "layout", "name")
+    __slots__ = (
+        "attrs",
+        "capture_inputs",
+        "capture_outputs",
+        "keys_clean",
+        "kind",
+        "layout",
+        "name",
+    )
 
     def __init__(
         self,
@@ -118,6 +131,10 @@ class _Spec:
         self.layout = _Layout(
             fn, (ignore_inputs,) if isinstance(ignore_inputs, str) else ignore_inputs
         )
+        # No parameter name is one redaction would hide: plain short values can
+        # then skip the exporter's payload preparation (see _capture).
+        names = (*self.layout.names, *(name for name, _ in self.layout.defaults))
+        self.keys_clean = not any(is_secret_key(n) for n in names)
         attrs: dict[str, Any] = {}
         if metadata:
             attrs.update(_serialize.to_jsonable(dict(metadata)))
@@ -137,27 +154,42 @@ def _default_name(fn: Any) -> str:
 # -- shared open/close helpers (each guarded: our failures never reach the user) ----
 
 
-def _capture(spec: _Spec, instance: Any, args: Any, kwargs: Any) -> dict[str, Any] | str | None:
-    """The call's inputs by parameter name, frozen now (None when not captured)."""
+def _capture(spec: _Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, int]:
+    """The call's inputs by parameter name, frozen now, and IN_CLEAN when they need no prep.
+
+    A payload is clean when it is a dict of plain values with non-secret
+    names and no string long enough to hold a key or a float that could be
+    NaN: the exporter then uses it as it is. Checking costs nothing extra
+    here, where every value's type is looked at anyway to freeze it.
+    """
     rt = runtime
     if not (spec.capture_inputs and rt.capture_inputs):
-        return None
+        return None, 0
     layout = spec.layout
     names = layout.names if instance is None else layout.names_bound
     if layout.simple and not kwargs and len(args) <= len(names):
         bound = dict(zip(names, args))  # noqa: B905 (the common case, inlined)
     else:
         bound = layout.bind_full(names, args, kwargs)
+    clean = spec.keys_clean and not kwargs and len(bound) <= rt.clean_items
     # _serialize.freeze(bound) inlined: the dict is ours, so plain values need no copy.
     for value in bound.values():
         t = type(value)
-        if t not in _PLAIN or (t is str and len(value) > _PLAIN_STR_MAX):
-            return _snapshot(bound, rt.limits)
-    return bound
+        if t is str:
+            if len(value) >= CLEAN_STR_MAX:
+                if len(value) > _PLAIN_STR_MAX:
+                    return _snapshot(bound, rt.limits), 0
+                clean = False
+        elif t is float:
+            clean = False
+        elif t not in _PLAIN:
+            return _snapshot(bound, rt.limits), 0
+    return bound, IN_CLEAN if clean else 0
 
 
-def _begin(spec: _Spec, parent: Span | None, inputs: dict[str, Any] | str | None) -> Span:
-    span = start_span(spec.name, spec.kind, parent, inputs)
+def _begin(spec: _Spec, parent: Span | None, captured: tuple[Any, int]) -> Span:
+    span = start_span(spec.name, spec.kind, parent, captured[0])
+    span._flags = captured[1]
     if spec.attrs is not None:
         span._attrs = dict(spec.attrs)
     return span
@@ -167,7 +199,9 @@ def _open(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs: An
     """Start the span for one call; NON_RECORDING when the trace is sampled out."""
     if parent is None and runtime.sample_rate < 1.0 and sampled_out():
         return NON_RECORDING
-    span = start_span(spec.name, spec.kind, parent, _capture(spec, instance, args, kwargs))
+    inputs, flags = _capture(spec, instance, args, kwargs)
+    span = start_span(spec.name, spec.kind, parent, inputs)
+    span._flags = flags
     if spec.attrs is not None:
         span._attrs = dict(spec.attrs)
     return span
@@ -180,6 +214,8 @@ def _close_ok(spec: _Spec, span: Span, result: Any) -> None:
             t = type(result)
             if t in _PLAIN and (t is not str or len(result) <= _PLAIN_STR_MAX):
                 span._outputs = {"output": result}  # plain: the value itself is the snapshot
+                if t is not float and (t is not str or len(result) < CLEAN_STR_MAX):
+                    span._flags |= OUT_CLEAN
             elif isinstance(result, dict):
                 span._outputs = _freeze(result, runtime.limits, owned=False)
             else:

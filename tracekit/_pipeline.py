@@ -29,7 +29,9 @@ from tracekit._context import CURRENT
 from tracekit._runner import OK, STUCK, TIMEOUT, BackendRunner
 from tracekit._span import (
     ABANDONED,
+    IN_CLEAN,
     NON_RECORDING,
+    OUT_CLEAN,
     Span,
     open_spans,
     payload_size,
@@ -78,6 +80,7 @@ def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
     """The span record of DESIGN.md for a finished span (exporter thread)."""
     limits = options.limits
     redact = options.redact
+    flags = span._flags
     record: dict[str, Any] = {
         "trace_id": _trace_hex(span._trace_id),
         "span_id": "%016x" % span._span_id,  # noqa: UP031
@@ -89,8 +92,12 @@ def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
         "end_ns": span.end_ns,
         "status": span._status,
         "error": span._error,
-        "inputs": _prepare(span._inputs, limits, redact) if span._inputs else {},
-        "outputs": _prepare(span._outputs, limits, redact) if span._outputs else {},
+        "inputs": (inputs if flags & IN_CLEAN else _prepare(inputs, limits, redact))
+        if (inputs := span._inputs)
+        else {},
+        "outputs": (outputs if flags & OUT_CLEAN else _prepare(outputs, limits, redact))
+        if (outputs := span._outputs)
+        else {},
         "model": span._model,
         "usage": span._usage,
         # An ended span is never changed again: its own containers can be used.

@@ -85,9 +85,14 @@ def is_secret_key(key: str) -> bool:
     return secret
 
 
+# The shortest string _SECRET_VALUE can match ("xoxb-" and 10 more); shorter
+# strings are never searched, and the hot path treats them as clean.
+MIN_SECRET_LEN = 15
+
+
 def redact_string(value: str) -> str:
     """Replace provider-key-looking parts of ``value`` with ``[REDACTED]``."""
-    if len(value) < 20 or not _MAYBE_SECRET_VALUE.search(value):
+    if len(value) < MIN_SECRET_LEN or not _MAYBE_SECRET_VALUE.search(value):
         return value
     return _SECRET_VALUE.sub(REDACTED, value)
 
@@ -178,7 +183,7 @@ def prepare_payload(
         for k, v in payload.items():
             t = type(v)
             if t is str:
-                if len(v) >= 20:
+                if len(v) >= MIN_SECRET_LEN:
                     text = cut_string(v, max_chars) if len(v) > max_chars else v
                     payload[k] = redact_string(text) if redact else text
             elif t is float and not math.isfinite(v):

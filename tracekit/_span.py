@@ -52,6 +52,8 @@ CLOSED = 1  # a generator closed (or garbage-collected) before it was exhausted
 CANCELLED = 2  # an asyncio task cancelled while the span was open
 FORKED = 4  # open in the parent when the process forked: the child never exports it
 ABANDONED = 8  # still open past the open-span caps: exported as abandoned
+IN_CLEAN = 16  # inputs need no preparation by the exporter (see _decorators._capture)
+OUT_CLEAN = 32  # same for outputs
 
 END_REASON = "tracekit.end_reason"
 
@@ -66,6 +68,7 @@ class _Runtime:
     __slots__ = (
         "capture_inputs",
         "capture_outputs",
+        "clean_items",
         "clock",
         "flush_root",
         "limits",
@@ -80,6 +83,9 @@ class _Runtime:
         self.capture_outputs = True
         self.sample_rate = 1.0
         self.limits: Limits = DEFAULT_LIMITS
+        # Most keys a clean payload may have: max_items, or -1 (never clean)
+        # when the string cap is below the clean string length.
+        self.clean_items = DEFAULT_LIMITS.max_items
         self.clock: Callable[[], int] = time.time_ns
         self.new_id: Callable[[int], int] = random.getrandbits
         self.flush_root: Callable[[], None] | None = None
