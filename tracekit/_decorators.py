@@ -241,16 +241,27 @@ def _close_items(spec: _Spec, span: Span, items: list[Any], total: int, closed: 
             if total > len(items):
                 items = [*items, f"[truncated: {total} items]"]
             size = 0
+            clean = len(items) <= runtime.clean_items
             for item in items:
                 t = type(item)
-                if t not in _PLAIN or (t is str and len(item) > _PLAIN_STR_MAX):
+                if t is str:
+                    if len(item) >= CLEAN_STR_MAX:
+                        if len(item) > _PLAIN_STR_MAX:
+                            span._outputs = _snapshot({"output": items}, runtime.limits)
+                            break
+                        clean = False
+                    size += 16 + len(item)
+                elif t is float:
+                    clean = False
+                elif t not in _PLAIN:
                     span._outputs = _snapshot({"output": items}, runtime.limits)
                     break
-                size += 16 + (len(item) if t is str else 0)
             else:
                 # Plain items are their own snapshot: the list is ours, no JSON round trip.
                 span._outputs = {"output": items}
-                span._extra_size += size
+                span._extra_size += size + 16 * len(items)
+                if clean:
+                    span._flags |= OUT_CLEAN
         end_span(span)
     except Exception as exc:
         _guard.internal_error(exc, "decorator.close_items")
