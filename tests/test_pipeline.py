@@ -401,3 +401,47 @@ def test_forked_child_starts_fresh_and_never_exports_the_parent_queue(tmp_path):
     child = next(r for r in records if r["inputs"] == {"i": "in child"})
     parent_open = next(r for r in records if r["name"] == "open at fork")
     assert child["parent_id"] == parent_open["span_id"]  # nested, but exported once, by the parent
+
+
+def test_flush_called_from_a_remote_backend_returns_at_once():
+    results = []
+
+    class RemoteFlushing(MemoryBackend):
+        remote = True
+
+        def export(self, records):
+            results.append(tracekit.flush(timeout=30))
+
+    tracekit.init(RemoteFlushing(), export_timeout=60)
+    work(1)
+    assert tracekit.flush() is True
+    assert results == [False]
+
+
+def test_backend_shutdown_runs_untraced():
+    seen = []
+
+    class Tracing(MemoryBackend):
+        def shutdown(self):
+            seen.append((work(1), tracekit.current_span().is_recording))
+
+    backend = Tracing()
+    tracekit.init(backend)
+    tracekit.shutdown()
+    assert seen == [(2, False)]
+    assert backend.records == []
+
+
+def test_flush_reports_a_batch_lost_with_the_exporter_thread():
+    class DiesOnce(MemoryBackend):
+        died = False
+
+        def export(self, records):
+            if not self.died:
+                self.died = True
+                raise SystemExit
+            super().export(records)
+
+    tracekit.init(DiesOnce())
+    work(1)
+    assert tracekit.flush() is False

@@ -154,9 +154,10 @@ def init(
         batch_size: spans per export batch.
         export_interval: seconds between exports (default 1 s, 5 s for remote backends).
         flush_timeout: the default bound of ``flush()`` and of the flush at exit.
-        export_timeout: the bound of one backend call (one batch, retries included);
-            a call that overruns is counted as ``timeout`` and the backend skipped
-            until it returns.
+        export_timeout: the bound of one call to a remote backend (``remote = True``:
+            one batch, retries included); a call that overruns is counted as
+            ``timeout`` and the backend skipped until it returns. Local backends
+            are called directly on the exporter thread.
         max_open_spans: spans open at once before the oldest are exported as abandoned.
         max_span_age_s: age after which a still-open span is exported as abandoned.
 
@@ -196,7 +197,8 @@ def init(
                 or isinstance(seconds, bool)
                 or not (0 < seconds < float("inf") or (label == "max_span_age_s" and seconds == 0))
             ):
-                raise ValueError(f"{label} must be a positive number of seconds, got {seconds!r}")
+                kind = "zero or a positive" if label == "max_span_age_s" else "a positive"
+                raise ValueError(f"{label} must be {kind} number of seconds, got {seconds!r}")
         processors: tuple[Processor, ...] = ()
         if callable(redact):
             processors = (redact,)
@@ -279,7 +281,8 @@ def flush(timeout: float | None = None) -> bool:
     """Export every span finished so far; wait at most ``timeout`` seconds (default 5).
 
     Returns:
-        True when everything was exported, False on timeout (never raises).
+        True when everything was exported; False on timeout or when a backend
+        failed meanwhile (counted in ``stats()``). Never raises.
     """
     pipeline = _pipeline
     if pipeline is None:
@@ -334,8 +337,8 @@ def stats() -> dict[str, Any]:
 
     Keys: created, exported, pending, open_spans, worker_restarts,
     dropped.{queue_full, backend_error, timeout, storage_full, oversize,
-    after_shutdown, abandoned, filtered}, internal_errors, and the published
-    defaults in force under ``config``.
+    after_shutdown, abandoned, filtered, processor_error}, internal_errors,
+    enabled, pid, and the published defaults in force under ``config``.
     """
     pipeline = _pipeline or (_closed_pipelines[-1] if _closed_pipelines else None)
     if pipeline is not None:

@@ -14,6 +14,7 @@ function directly and none of this module runs.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar, overload
 
@@ -105,6 +106,7 @@ class _Spec:
 
     __slots__ = (
         "attrs",
+        "attrs_size",
         "capture_inputs",
         "capture_outputs",
         "keys_clean",
@@ -142,6 +144,7 @@ class _Spec:
         if tag_list:
             attrs["tags"] = tag_list
         self.attrs = attrs or None
+        self.attrs_size = len(json.dumps(attrs)) if attrs else 0
 
 
 def _default_name(fn: Any) -> str:
@@ -192,6 +195,7 @@ def _begin(spec: _Spec, parent: Span | None, captured: tuple[Any, int]) -> Span:
     span._flags = captured[1]
     if spec.attrs is not None:
         span._attrs = dict(spec.attrs)
+        span._extra_size = spec.attrs_size
     return span
 
 
@@ -204,6 +208,7 @@ def _open(spec: _Spec, parent: Span | None, instance: Any, args: Any, kwargs: An
     span._flags = flags
     if spec.attrs is not None:
         span._attrs = dict(spec.attrs)
+        span._extra_size = spec.attrs_size
     return span
 
 

@@ -243,6 +243,7 @@ class Pipeline:
             if outcome == OK:
                 continue
             if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                self.failures += 1
                 raise outcome  # SystemExit & co.: end the exporter thread (restarted)
             reason = "timeout" if outcome in (TIMEOUT, STUCK) else "backend_error"
             failed_by.add(reason)
@@ -294,12 +295,16 @@ class Pipeline:
             detail = f"did not return within {runner.timeout:g} s"
         else:
             detail = f"raised {what}"
+        consequence = (
+            "spans dropped and counted (tracekit.stats())" if verb == "export" else "ignored"
+        )
         _guard.log_once(
             f"backend:{runner.name}:{verb}:{what}",
-            "tracekit backend %s %s during %s; spans dropped and counted (tracekit.stats())",
+            "tracekit backend %s %s during %s; %s",
             runner.name,
             detail,
             verb,
+            consequence,
         )
 
     def _finish_flush(self) -> None:
@@ -352,7 +357,8 @@ class Pipeline:
             True if that finished within ``timeout`` seconds with no backend
             failing; False otherwise (the failures are counted in ``stats()``).
         """
-        if self._thread is threading.current_thread():
+        me = threading.current_thread()
+        if me is self._thread or any(me is r.thread for r in self.runners):
             return False  # called from a backend: waiting on ourselves would deadlock
         deadline = time.monotonic() + timeout
         with self._cond:

@@ -63,10 +63,14 @@ class BackendRunner:
             ``OK``, ``TIMEOUT``, ``STUCK``, or the exception the backend raised.
         """
         if not self.threaded:
+            # Also called from shutdown() on the application's thread: never traced.
+            token = CURRENT.set(NON_RECORDING)
             try:
                 getattr(self.backend, method)(*args)
             except BaseException as exc:  # handed back: the exporter decides
                 return exc
+            finally:
+                CURRENT.reset(token)
             return OK
         if self._busy:
             return STUCK
@@ -95,6 +99,11 @@ class BackendRunner:
             finally:
                 self._busy = False
                 job.done.set()
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The runner thread, if one was started."""
+        return self._thread
 
     def stop(self) -> None:
         """Let the runner thread end once it is idle."""

@@ -254,7 +254,7 @@ def snapshot(value: Any, limits: Limits = DEFAULT_LIMITS) -> str:
 
     Plain data takes the C encoder. Values it rejects (custom objects, cycles,
     non-string keys, too deep) or whose text is larger than one record may be
-    take the careful walker, which cuts and marks. NaN/Infinity from the fast
+    go through the careful walker, which cuts and marks. NaN/Infinity from the fast
     path are rewritten later by the payload stage (see ``_processors``).
     """
     try:

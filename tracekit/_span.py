@@ -2,9 +2,10 @@
 
 A :class:`Span` is mutable while it is open. When it ends it is handed to the
 pipeline as it is; the exporter thread turns it into the span record of
-DESIGN.md (:func:`to_record`), so the traced call never pays for that.
-Inputs and outputs are frozen as JSON text when they are captured
-(``_serialize.snapshot``), so later mutation by the caller cannot change them.
+DESIGN.md (``_pipeline.to_record``), so the traced call never pays for that.
+Inputs and outputs are frozen when they are captured: a dict of short plain
+values is kept as it is (those values cannot change), anything else becomes
+JSON text (``_serialize``), so later mutation by the caller cannot change them.
 """
 
 from __future__ import annotations
