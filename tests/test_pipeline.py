@@ -428,7 +428,7 @@ def test_backend_shutdown_runs_untraced():
     backend = Tracing()
     tracekit.init(backend)
     tracekit.shutdown()
-    assert seen == [(2, False)]
+    assert seen == [(1, False)]
     assert backend.records == []
 
 
