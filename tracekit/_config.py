@@ -53,6 +53,41 @@ class Options:
 
 _lock = threading.RLock()
 _enabled: bool | None = None  # None: not decided yet (before init, env not read)
+
+
+class _Switch(list):  # type: ignore[type-arg]
+    """The decorators' ``enabled`` hook: non-empty while tracing is on.
+
+    wrapt tests a non-callable ``enabled`` by its truth value, in C; a list's
+    truth value is its length, so checking costs no Python call on each
+    traced call (a callable hook would). See ``_Undecided`` for the first use.
+    """
+
+    __slots__ = ()
+
+
+class _Undecided(_Switch):
+    """Before ``init()``: the first truth test reads the environment once."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return 1 if _init_from_env() else 0
+
+
+ENABLED: _Switch = _Undecided()
+
+
+def _set_enabled(value: bool | None) -> None:
+    """Record whether tracing is on; None means "read the environment on first use"."""
+    global _enabled
+    _enabled = value
+    ENABLED.clear()
+    if value:
+        ENABLED.append(1)
+    ENABLED.__class__ = _Undecided if value is None else _Switch
+
+
 _pipeline: Pipeline | None = None
 _options = Options()
 _atexit_registered = False
@@ -60,15 +95,11 @@ _atexit_registered = False
 
 def is_enabled() -> bool:
     """Whether decorators record spans now (wrapt's ``enabled`` hook: one call)."""
-    enabled = _enabled
-    if enabled is None:
-        return _init_from_env()
-    return enabled
+    return bool(ENABLED)
 
 
 def _init_from_env() -> bool:
     """First use before ``init()``: only ``TRACEKIT_BACKEND`` turns tracing on."""
-    global _enabled
     with _lock:
         if _enabled is not None:
             return _enabled
@@ -79,9 +110,9 @@ def _init_from_env() -> bool:
                 _guard.log_once(
                     "env-init", "tracekit: TRACEKIT_BACKEND is invalid (%s); tracing off", exc
                 )
-                _enabled = False
+                _set_enabled(False)
         else:
-            _enabled = False
+            _set_enabled(False)
         return bool(_enabled)
 
 
@@ -164,7 +195,7 @@ def init(
     Raises:
         ValueError: on a bad backend URL or option, before anything changes.
     """
-    global _enabled, _pipeline, _options
+    global _pipeline, _options
     from tracekit import backends as _backends
     from tracekit._pipeline import Pipeline
 
@@ -234,7 +265,7 @@ def init(
         _shutdown_locked(_options.flush_timeout)
         _options = options
         if not is_on:
-            _enabled = False
+            _set_enabled(False)
             _context.uninstall_thread_propagation()
             return
         _pipeline = pipeline = Pipeline(new_backends, options)
@@ -253,7 +284,7 @@ def init(
         else:
             _context.uninstall_thread_propagation()
         _register_process_hooks()
-        _enabled = True
+        _set_enabled(True)
     if integrations:
         _autopatch(integrations)
 
@@ -302,11 +333,10 @@ def shutdown(timeout: float | None = None) -> bool:
     Returns:
         True if everything was exported within ``timeout`` (default 5 s).
     """
-    global _enabled
     with _lock:
         ok = _shutdown_locked(_options.flush_timeout if timeout is None else timeout)
         if _enabled:
-            _enabled = False
+            _set_enabled(False)
         return ok
 
 
@@ -407,11 +437,11 @@ def _register_process_hooks() -> None:
 
 def _reset() -> None:
     """Forget all configuration, as if tracekit had just been imported (tests)."""
-    global _enabled, _pipeline, _options
+    global _pipeline, _options
     with _lock:
         _shutdown_locked(1.0)
         _closed_pipelines.clear()
-        _enabled = None
+        _set_enabled(None)
         _pipeline = None
         _options = Options()
         _span.runtime.__init__()  # type: ignore[misc]

@@ -7,7 +7,7 @@ inside guards, the user's function is called exactly once, and its exception
 is re-raised with a bare ``raise`` (same object, traceback intact).
 
 The wrapper is a ``wrapt.FunctionWrapper`` whose ``enabled`` hook is
-``_config.is_enabled``: before ``init()`` (or with tracing off) wrapt calls the
+``_config.ENABLED``: before ``init()`` (or with tracing off) wrapt calls the
 function directly and none of this module runs.
 """
 
@@ -544,7 +544,8 @@ def _decorate(
     if not callable(inner):
         raise TypeError(f"tracekit.trace expects a function or method, got {type(fn).__name__}")
     spec = _Spec(inner, name, kind, capture_inputs, capture_outputs, ignore_inputs, metadata, tags)
-    wrapper = TracedFunction(fn, _MAKERS[_shape(inner)](spec), enabled=_config.is_enabled)
+    # wrapt tests a non-callable `enabled` by truth value (in C); its stub only names bool.
+    wrapper = TracedFunction(fn, _MAKERS[_shape(inner)](spec), enabled=_config.ENABLED)  # type: ignore[arg-type]
     wrapper._self_spec = spec
     return wrapper
 
