@@ -222,9 +222,9 @@ def test_clean_fast_path_still_cuts_and_redacts_what_it_must(tracekit_capture):
 
     @tracekit.trace
     def f(a, b):
-        return 1.5
+        return "abcdefghijkl"
 
     f("0123456789abc", 2)
     record = tracekit_capture.records[0]
     assert record["inputs"] == {"a": "0123456789…[truncated: 13 chars]", "…": "[truncated: 2 keys]"}
-    assert record["outputs"] == {"output": 1.5}
+    assert record["outputs"] == {"output": "abcdefghij…[truncated: 12 chars]"}

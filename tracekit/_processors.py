@@ -183,9 +183,10 @@ def prepare_payload(
         for k, v in payload.items():
             t = type(v)
             if t is str:
-                if len(v) >= MIN_SECRET_LEN:
-                    text = cut_string(v, max_chars) if len(v) > max_chars else v
-                    payload[k] = redact_string(text) if redact else text
+                if len(v) > max_chars:
+                    payload[k] = cut_string(v, max_chars)
+                if redact and len(v) >= MIN_SECRET_LEN:
+                    payload[k] = redact_string(payload[k])
             elif t is float and not math.isfinite(v):
                 payload[k] = to_jsonable(v, limits)
             elif t is list:  # a generator's plain items
