@@ -53,7 +53,7 @@ CLOSED = 1  # a generator closed (or garbage-collected) before it was exhausted
 CANCELLED = 2  # an asyncio task cancelled while the span was open
 FORKED = 4  # open in the parent when the process forked: the child never exports it
 ABANDONED = 8  # still open past the open-span caps: exported as abandoned
-IN_CLEAN = 16  # inputs need no preparation by the exporter (see _decorators._capture)
+IN_CLEAN = 16  # inputs need no preparation by the exporter (see _wrappers._capture)
 OUT_CLEAN = 32  # same for outputs
 
 END_REASON = "tracekit.end_reason"

@@ -1,0 +1,415 @@
+"""The per-call wrappers, one per callable shape, around the user's function.
+
+Sync, async, generator and async generator each get a small wrapper; all share
+``_open`` / ``_close_ok`` / ``_close_error``. Our own work sits inside guards,
+the user's function is called exactly once, and its exception is re-raised
+with a bare ``raise`` (same object, traceback intact). Generators are driven
+step by step so their span is current only while their own code runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from tracekit import _guard, _serialize
+from tracekit._context import CURRENT, detach
+from tracekit._processors import MIN_SECRET_LEN
+from tracekit._span import (
+    CLOSED,
+    IN_CLEAN,
+    NON_RECORDING,
+    OUT_CLEAN,
+    Span,
+    end_span,
+    end_with_exception,
+    runtime,
+    sampled_out,
+    set_end_reason,
+    start_span,
+)
+from tracekit._spec import Spec
+
+_get = CURRENT.get
+_set = CURRENT.set
+_reset = CURRENT.reset
+_snapshot = _serialize.snapshot
+_freeze = _serialize.freeze
+_PLAIN = _serialize._PLAIN
+_PLAIN_STR_MAX = _serialize.PLAIN_STR_MAX
+# Strings shorter than this cannot hold a provider key (see _processors).
+CLEAN_STR_MAX = MIN_SECRET_LEN
+
+
+# -- shared open/close helpers (each guarded: our failures never reach the user) ----
+
+
+def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, int]:
+    """The call's inputs by parameter name, frozen now, and IN_CLEAN when they need no prep.
+
+    A payload is clean when it is a dict of plain values with non-secret
+    names and no string long enough to hold a key or a float that could be
+    NaN: the exporter then uses it as it is. Checking costs nothing extra
+    here, where every value's type is looked at anyway to freeze it.
+    """
+    rt = runtime
+    if not (spec.capture_inputs and rt.capture_inputs):
+        return None, 0
+    layout = spec.layout
+    names = layout.names if instance is None else layout.names_bound
+    if layout.simple and not kwargs and len(args) <= len(names):
+        bound = dict(zip(names, args))  # noqa: B905 (the common case, inlined)
+    else:
+        bound = layout.bind_full(names, args, kwargs)
+    clean = spec.keys_clean and not kwargs and len(bound) <= rt.clean_items
+    # _serialize.freeze(bound) inlined: the dict is ours, so plain values need no copy.
+    for value in bound.values():
+        t = type(value)
+        if t is str:
+            if len(value) >= CLEAN_STR_MAX:
+                if len(value) > _PLAIN_STR_MAX:
+                    return _snapshot(bound, rt.limits), 0
+                clean = False
+        elif t is float:
+            clean = False
+        elif t not in _PLAIN:
+            return _snapshot(bound, rt.limits), 0
+    return bound, IN_CLEAN if clean else 0
+
+
+def _begin(spec: Spec, parent: Span | None, captured: tuple[Any, int]) -> Span:
+    span = start_span(spec.name, spec.kind, parent, captured[0])
+    span._flags = captured[1]
+    if spec.attrs is not None:
+        span._attrs = dict(spec.attrs)
+        span._extra_size = spec.attrs_size
+    return span
+
+
+def _open(spec: Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Span:
+    """Start the span for one call; NON_RECORDING when the trace is sampled out."""
+    if parent is None and runtime.sample_rate < 1.0 and sampled_out():
+        return NON_RECORDING
+    # _begin inlined: one Python frame less on the hottest path.
+    inputs, flags = _capture(spec, instance, args, kwargs)
+    span = start_span(spec.name, spec.kind, parent, inputs)
+    span._flags = flags
+    if spec.attrs is not None:
+        span._attrs = dict(spec.attrs)
+        span._extra_size = spec.attrs_size
+    return span
+
+
+def _close_ok(spec: Spec, span: Span, result: Any) -> None:
+    try:
+        if spec.capture_outputs and runtime.capture_outputs:
+            # The named-outputs rule: a returned dict is the outputs mapping itself.
+            t = type(result)
+            if t in _PLAIN and (t is not str or len(result) <= _PLAIN_STR_MAX):
+                span._outputs = {"output": result}  # plain: the value itself is the snapshot
+                if (
+                    t is not float
+                    and (t is not str or len(result) < CLEAN_STR_MAX)
+                    and runtime.clean_items > 0
+                ):
+                    span._flags |= OUT_CLEAN
+            elif isinstance(result, dict):
+                span._outputs = _freeze(result, runtime.limits, owned=False)
+            else:
+                span._outputs = _snapshot({"output": result}, runtime.limits)
+        end_span(span)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.close")
+
+
+def _close_error(span: Span, exc: BaseException) -> None:
+    try:
+        end_with_exception(span, exc)
+    except Exception as inner:
+        _guard.internal_error(inner, "decorator.close_error")
+
+
+def _close_items(spec: Spec, span: Span, items: list[Any], total: int, closed: bool) -> None:
+    try:
+        if closed:
+            span._flags |= CLOSED
+            set_end_reason(span, "closed")
+        if spec.capture_outputs and runtime.capture_outputs:
+            if total > len(items):
+                items = [*items, f"[truncated: {total} items]"]
+            size = 0
+            clean = len(items) <= runtime.clean_items
+            for item in items:
+                t = type(item)
+                if t is str:
+                    if len(item) >= CLEAN_STR_MAX:
+                        if len(item) > _PLAIN_STR_MAX:
+                            span._outputs = _snapshot({"output": items}, runtime.limits)
+                            break
+                        clean = False
+                    size += 16 + len(item)
+                elif t is float:
+                    clean = False
+                elif t not in _PLAIN:
+                    span._outputs = _snapshot({"output": items}, runtime.limits)
+                    break
+            else:
+                # Plain items are their own snapshot: the list is ours, no JSON round trip.
+                span._outputs = {"output": items}
+                span._extra_size += size + 16 * len(items)
+                if clean:
+                    span._flags |= OUT_CLEAN
+        end_span(span)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.close_items")
+
+
+def _sync(spec: Spec) -> Callable[..., Any]:
+    # The hottest function in tracekit: helpers are inlined on purpose.
+    def traced_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        parent = _get()
+        if parent is NON_RECORDING:
+            return wrapped(*args, **kwargs)
+        try:
+            span = _open(spec, parent, instance, args, kwargs)
+        except Exception as exc:
+            _guard.internal_error(exc, "decorator.open")
+            span = NON_RECORDING
+        token = _set(span)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            detach(token, span, parent)
+            if span is not NON_RECORDING:
+                _close_error(span, exc)
+            raise
+        try:
+            _reset(token)
+        except (ValueError, RuntimeError):
+            detach(token, span, parent)
+        if span is not NON_RECORDING:
+            _close_ok(spec, span, result)
+        return result
+
+    return traced_call
+
+
+def _async(spec: Spec) -> Callable[..., Any]:
+    async def traced_coroutine(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        # The span opens when the coroutine starts running, in the context of
+        # the task running it: never-awaited coroutines leave no open span.
+        parent = _get()
+        if parent is NON_RECORDING:
+            return await wrapped(*args, **kwargs)
+        try:
+            span = _open(spec, parent, instance, args, kwargs)
+        except Exception as exc:
+            _guard.internal_error(exc, "decorator.open")
+            span = NON_RECORDING
+        token = _set(span)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            detach(token, span, parent)
+            if span is not NON_RECORDING:
+                _close_error(span, exc)
+            raise
+        detach(token, span, parent)
+        if span is not NON_RECORDING:
+            _close_ok(spec, span, result)
+        return result
+
+    return traced_coroutine
+
+
+_SAMPLED_OUT: Any = object()
+
+
+def _defer(spec: Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Any:
+    """For generators: sample and freeze inputs now; the span opens on first resume."""
+    try:
+        if parent is None and runtime.sample_rate < 1.0 and sampled_out():
+            return _SAMPLED_OUT
+        return _capture(spec, instance, args, kwargs)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.capture")
+        return _SAMPLED_OUT
+
+
+def _begin_guarded(spec: Spec, parent: Span | None, inputs: Any) -> Span:
+    if inputs is _SAMPLED_OUT:
+        return NON_RECORDING
+    try:
+        return _begin(spec, parent, inputs)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.begin")
+        return NON_RECORDING
+
+
+def _generator(spec: Spec) -> Callable[..., Any]:
+    def traced_generator_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        parent = _get()
+        if parent is NON_RECORDING:
+            return wrapped(*args, **kwargs)
+        inputs = _defer(spec, parent, instance, args, kwargs)
+        try:
+            gen = wrapped(*args, **kwargs)  # runs no user code: only binds arguments
+        except BaseException as exc:
+            span = _begin_guarded(spec, parent, inputs)
+            if span is not NON_RECORDING:
+                _close_error(span, exc)
+            raise
+        return _drive(spec, parent, inputs, gen)
+
+    return traced_generator_call
+
+
+def _drive(spec: Spec, parent: Span | None, inputs: Any, gen: Any) -> Any:  # noqa: PLR0915 (one flat yield-from loop)
+    """Delegate to ``gen`` like ``yield from``, with the span current only while it runs.
+
+    The span opens here, on first resume. No context token is held across our
+    own ``yield``: each resumption sets and resets the variable within one
+    step, so closing this generator from another task or by GC cannot corrupt
+    anyone's context.
+    """
+    span = _begin_guarded(spec, parent, inputs)
+    recording = span is not NON_RECORDING
+    cap = runtime.limits.max_items
+    items: list[Any] = []
+    total = 0
+    sent: Any = None
+    thrown: BaseException | None = None
+    while True:
+        token = _set(span)
+        try:
+            if thrown is None:
+                item = gen.send(sent)
+            else:
+                exc, thrown = thrown, None
+                item = gen.throw(exc)
+        except StopIteration as stop:
+            detach(token, span, parent)
+            if recording:
+                _close_items(spec, span, items, total, closed=False)
+            return stop.value
+        except BaseException as exc:
+            detach(token, span, parent)
+            if recording:
+                _close_error(span, exc)
+            raise
+        try:
+            _reset(token)
+        except (ValueError, RuntimeError):
+            detach(token, span, parent)
+        if total < cap:
+            items.append(item)
+        total += 1
+        try:
+            sent = yield item
+        except GeneratorExit:
+            # close() or garbage collection before exhaustion.
+            token = _set(span)
+            try:
+                gen.close()
+            except BaseException as exc:
+                detach(token, span, parent)
+                if recording:
+                    _close_error(span, exc)
+                raise
+            detach(token, span, parent)
+            if recording:
+                _close_items(spec, span, items, total, closed=True)
+            raise
+        except BaseException as exc:
+            thrown = exc
+
+
+def _async_generator(spec: Spec) -> Callable[..., Any]:
+    def traced_async_generator_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        parent = _get()
+        if parent is NON_RECORDING:
+            return wrapped(*args, **kwargs)
+        inputs = _defer(spec, parent, instance, args, kwargs)
+        try:
+            agen = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            span = _begin_guarded(spec, parent, inputs)
+            if span is not NON_RECORDING:
+                _close_error(span, exc)
+            raise
+        return _adrive(spec, parent, inputs, agen)
+
+    return traced_async_generator_call
+
+
+async def _adrive(spec: Spec, parent: Span | None, inputs: Any, agen: Any) -> Any:  # noqa: PLR0915
+    """The async twin of :func:`_drive`: the span is current only inside ``agen``."""
+    span = _begin_guarded(spec, parent, inputs)
+    recording = span is not NON_RECORDING
+    cap = runtime.limits.max_items
+    items: list[Any] = []
+    total = 0
+    sent: Any = None
+    thrown: BaseException | None = None
+    while True:
+        token = _set(span)
+        try:
+            if thrown is None:
+                item = await agen.asend(sent)
+            else:
+                exc, thrown = thrown, None
+                item = await agen.athrow(exc)
+        except StopAsyncIteration:
+            detach(token, span, parent)
+            if recording:
+                _close_items(spec, span, items, total, closed=False)
+            return
+        except BaseException as exc:
+            detach(token, span, parent)
+            if recording:
+                _close_error(span, exc)
+            raise
+        try:
+            _reset(token)
+        except (ValueError, RuntimeError):
+            detach(token, span, parent)
+        if total < cap:
+            items.append(item)
+        total += 1
+        try:
+            sent = yield item
+        except GeneratorExit:
+            token = _set(span)
+            try:
+                await agen.aclose()
+            except BaseException as exc:
+                detach(token, span, parent)
+                if recording:
+                    _close_error(span, exc)
+                raise
+            detach(token, span, parent)
+            if recording:
+                _close_items(spec, span, items, total, closed=True)
+            raise
+        except BaseException as exc:
+            thrown = exc
+
+
+MAKERS = {
+    "sync": _sync,
+    "async": _async,
+    "generator": _generator,
+    "async_generator": _async_generator,
+}
+
+
+def shape(fn: Any) -> str:
+    """Classify a callable once: sync, async, generator or async_generator."""
+    if inspect.isasyncgenfunction(fn):
+        return "async_generator"
+    if inspect.iscoroutinefunction(fn):
+        return "async"
+    if inspect.isgeneratorfunction(fn):
+        return "generator"
+    return "sync"
