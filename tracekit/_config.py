@@ -94,7 +94,7 @@ _atexit_registered = False
 
 
 def is_enabled() -> bool:
-    """Whether decorators record spans now (wrapt's ``enabled`` hook: one call)."""
+    """Whether decorators record spans now (the truth value of ``ENABLED``)."""
     return bool(ENABLED)
 
 
