@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tracekit._processors import Processor
     from tracekit.backends import Backend
 
-DEFAULT_BACKEND = "console"
+DEFAULT_BACKEND = "sqlite:///.tracekit/traces.db"
 DEFAULT_FLUSH_TIMEOUT = 5.0
 
 
@@ -162,7 +162,7 @@ def init(
     Args:
         backend: a URL (``"console"``, ``"memory"``, ``"jsonl:///spans.jsonl"``...),
             a backend object, or a list of them. Default: ``TRACEKIT_BACKEND``,
-            else the console.
+            else the embedded store ``sqlite:///.tracekit/traces.db``.
         project: the project recorded on every span (``TRACEKIT_PROJECT``, else "default").
         enabled: False turns tracing off (``TRACEKIT_DISABLED=1`` does too).
         sample_rate: the fraction of traces kept, decided at each root span

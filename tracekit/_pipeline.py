@@ -38,6 +38,7 @@ from tracekit._span import (
     runtime,
     set_end_reason,
 )
+from tracekit.backends._errors import StorageFull
 
 if TYPE_CHECKING:
     from tracekit._config import Options
@@ -74,6 +75,19 @@ def _trace_hex(trace_id: int) -> str:
     text = "%032x" % trace_id  # noqa: UP031 (twice as fast as an f-string)
     _last_trace = (trace_id, text)
     return text
+
+
+_STARTED_FIELDS = (
+    "_trace_id",
+    "_span_id",
+    "_parent_id",
+    "name",
+    "kind",
+    "start_ns",
+    "_model",
+    "_usage",
+    "_flags",
+)
 
 
 def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
@@ -117,6 +131,10 @@ class Pipeline:
     def __init__(self, backends: Sequence[Backend], options: Options) -> None:
         self.backends = list(backends)
         self.runners = [BackendRunner(b, options.export_timeout) for b in self.backends]
+        # Backends that want spans still in progress (a store showing running work).
+        self.started_runners = [
+            r for r in self.runners if callable(getattr(r.backend, "export_started", None))
+        ]
         self.options = options
         self.failures = 0  # failed exports and flushes: flush() reports them
         self.exported = 0
@@ -142,6 +160,8 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self._inflight = 0  # spans of the batch the exporter is handing to backends
         self._inflight_counted = False  # shutdown counted them already
+        self._announced: set[int] = set()  # ids of open spans sent as started records
+        self._announce_all = False  # at shutdown: every open span, whatever its age
         self._alive = False
         self._stopping = False
         self.closed = False
@@ -169,6 +189,10 @@ class Pipeline:
         if not self._alive:
             self._start_worker()
 
+    def _start_worker_if_needed(self) -> None:
+        if not self._alive:
+            self._start_worker()
+
     def _drop(self, reason: str, count: int, message: str) -> None:
         self.dropped[reason] += count
         _guard.log_once(f"drop:{reason}", "tracekit: %s (see tracekit.stats())", message)
@@ -193,6 +217,8 @@ class Pipeline:
                 self._wake.wait(self.interval)
                 self._wake.clear()
                 self._abandon_stale()
+                if self.started_runners:
+                    self._announce_started()
                 self._drain()
                 self._finish_flush()
                 if self._stopping and not self._queue:
@@ -245,7 +271,12 @@ class Pipeline:
             if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
                 self.failures += 1
                 raise outcome  # SystemExit & co.: end the exporter thread (restarted)
-            reason = "timeout" if outcome in (TIMEOUT, STUCK) else "backend_error"
+            if outcome in (TIMEOUT, STUCK):
+                reason = "timeout"
+            elif isinstance(outcome, StorageFull):
+                reason = "storage_full"
+            else:
+                reason = "backend_error"
             failed_by.add(reason)
             self._log_backend_failure(runner, "export", outcome)
         if not failed_by:
@@ -254,7 +285,7 @@ class Pipeline:
         self.failures += 1
         if self._inflight_counted:  # shutdown already counted this batch as timed out
             return
-        reason = "timeout" if failed_by == {"timeout"} else "backend_error"
+        reason = failed_by.pop() if len(failed_by) == 1 else "backend_error"
         self.dropped[reason] += len(records)
 
     def _records(self, batch: list[Span]) -> list[dict[str, Any]]:
@@ -319,6 +350,54 @@ class Pipeline:
         with self._cond:
             self._flush_done = asked
             self._cond.notify_all()
+
+    def _announce_started(self) -> None:
+        """Send spans open longer than one interval to the backends that show work in progress."""
+        cutoff = runtime.clock() - int(self.interval * 1e9)
+        everything = self._announce_all
+        announced = self._announced
+        try:
+            fresh = [
+                s
+                for sid, s in list(open_spans.items())
+                if sid not in announced and (everything or s.start_ns <= cutoff)
+            ]
+        except RuntimeError:  # changed under us by a traced call; next round
+            return
+        announced.intersection_update(open_spans)  # forget spans that have ended
+        records = []
+        for span in fresh:
+            record = self._started_record(span)
+            if record is not None:
+                records.append(record)
+                announced.add(span._span_id)
+        for runner in self.started_runners if records else ():
+            outcome = runner.call("export_started", records)
+            if outcome != OK:
+                self._log_backend_failure(runner, "export_started", outcome)
+
+    def _started_record(self, span: Span) -> dict[str, Any] | None:
+        """A record of a span still open: ``end_ns`` None, status RUNNING, no outputs."""
+        try:
+            snapshot = Span.__new__(Span)
+            for name in _STARTED_FIELDS:
+                setattr(snapshot, name, getattr(span, name))
+            # The owner may still be adding attributes and events: copy them.
+            snapshot._attrs = dict(span._attrs) if span._attrs else None
+            snapshot._events = list(span._events) if span._events else None
+            inputs = span._inputs
+            snapshot._inputs = dict(inputs) if type(inputs) is dict else inputs
+            snapshot._outputs = None
+            snapshot.end_ns = 0
+            snapshot._error = None
+            snapshot._status = "RUNNING"
+            record = to_record(snapshot, self.options.project, self.options)
+        except Exception as exc:  # a span changing under us: try again next round
+            _guard.internal_error(exc, "pipeline.started_record", reraise=False)
+            return None
+        record["end_ns"] = None
+        record["attributes"]["tracekit.pid"] = os.getpid()
+        return record
 
     def _abandon_stale(self) -> None:
         """End spans left open past the caps (count or age) as abandoned."""
@@ -393,6 +472,11 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         self.closed = True
         ok = True
+        if self.started_runners and open_spans:
+            # Spans still open at exit (a hung thread): stored as started, so a
+            # store shows them as unfinished rather than losing them.
+            self._announce_all = True
+            self._start_worker_if_needed()
         if self._thread is not None or self._queue:
             ok = self.flush(timeout)
             self._stopping = True

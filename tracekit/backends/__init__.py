@@ -11,18 +11,35 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from tracekit.backends._errors import StorageFull
 from tracekit.backends.console import ConsoleBackend
 from tracekit.backends.jsonl import JsonlBackend
 from tracekit.backends.memory import MemoryBackend
+from tracekit.backends.sqlite import SqliteBackend
 
-__all__ = ["Backend", "ConsoleBackend", "JsonlBackend", "MemoryBackend", "from_url", "resolve"]
+__all__ = [
+    "Backend",
+    "ConsoleBackend",
+    "JsonlBackend",
+    "MemoryBackend",
+    "SqliteBackend",
+    "StorageFull",
+    "from_url",
+    "resolve",
+]
 
 
 @runtime_checkable
 class Backend(Protocol):
     """What the pipeline needs from a backend.
 
-    Optional attributes: ``remote = True`` for a backend that talks to the
+    A backend that runs out of space raises :class:`StorageFull` (counted as
+    ``storage_full``); anything else it raises is counted as ``backend_error``.
+
+    Optional: ``export_started(records)`` receives records of spans open for
+    longer than one export interval (``end_ns`` None, status ``RUNNING``), so a
+    store can show work in progress; the final record of the span follows.
+    ``remote = True`` for a backend that talks to the
     network (its calls then run on a thread of their own, each bounded by
     ``init(export_timeout=...)``), ``export_interval`` (seconds between
     batches; remote backends ask for 5) and ``after_fork()`` (called in a
@@ -67,11 +84,29 @@ def _jsonl(url: str, rest: str) -> Backend:
     return JsonlBackend(_path_of(url, rest))
 
 
-# scheme -> factory(url, text after "scheme:/") ; later issues add sqlite, otlp+http, wandb
+def _sqlite(url: str, rest: str) -> Backend:
+    path, _, query = rest.partition("?")
+    options = dict(part.partition("=")[::2] for part in query.split("&") if part)
+    unknown = set(options) - {"synchronous", "max_size_mb"}
+    if unknown:
+        raise ValueError(f"backend URL {url!r}: unknown option(s) {', '.join(sorted(unknown))}")
+    try:
+        max_size = float(options["max_size_mb"]) if "max_size_mb" in options else None
+    except ValueError:
+        raise ValueError(f"backend URL {url!r}: max_size_mb must be a number") from None
+    return SqliteBackend(
+        _path_of(url, path),
+        synchronous=options.get("synchronous", "NORMAL"),
+        max_size_mb=max_size,
+    )
+
+
+# scheme -> factory(url, text after "scheme://"); later issues add otlp+http and wandb
 SCHEMES: dict[str, Callable[[str, str], Backend]] = {
     "console": _console,
     "jsonl": _jsonl,
     "memory": _memory,
+    "sqlite": _sqlite,
 }
 
 

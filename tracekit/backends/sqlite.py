@@ -1,0 +1,330 @@
+"""The sqlite backend: the embedded default store, written behind the exporter thread.
+
+One transaction per batch, in WAL mode: a crash loses at most the batch being
+written, readers never block the writer, and two processes can write one
+store (each waits for the other's transaction, up to the busy timeout). The
+store's folder is private (0700, files 0600) and carries a ``.gitignore`` so
+traces are never committed by accident.
+
+Spans still open are written as *started* records (``export_started``), so a
+long-running agent is visible before it ends, and a span whose process died
+stays visible as unfinished. The final record replaces the started one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from tracekit._schema import migrate
+from tracekit.backends._errors import StorageFull
+
+SYNCHRONOUS = ("NORMAL", "FULL")
+_CHECKPOINT_EVERY = 64  # batches between passive WAL checkpoints
+_SEARCH_CHARS = 2_000  # per span, of its inputs and of its outputs
+_SEARCH_CAP = 65_536  # per trace
+_PREVIEW_CHARS = 200
+
+
+class SqliteBackend:
+    """Writes span records into a SQLite store (see ``tracekit.store`` to read it)."""
+
+    export_interval = 1.0
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ".tracekit/traces.db",
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout_s: float = 10.0,
+        max_size_mb: float | None = None,
+    ) -> None:
+        """Configure the store at ``path`` (created on the first export).
+
+        Args:
+            path: the database file; its folder is created 0700 with a ``.gitignore``.
+            synchronous: ``"NORMAL"`` (default: durable at each checkpoint, never
+                corrupt) or ``"FULL"`` (every batch durable at commit, slower).
+            busy_timeout_s: how long a write waits for another process's.
+            max_size_mb: a cap on the database file; a batch that would pass it
+                is refused like a full disk (counted as ``storage_full``).
+        """
+        if max_size_mb is not None and not max_size_mb > 0:
+            raise ValueError(f"max_size_mb must be a positive number, got {max_size_mb!r}")
+        mode = synchronous.upper()
+        if mode not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
+        self.path = os.fspath(path)
+        self.synchronous = mode
+        self.busy_timeout_s = busy_timeout_s
+        self.max_size_mb = max_size_mb
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._started: set[str] = set()  # span ids written as started, not yet ended
+        self._usage_below: dict[str, bool] = {}  # parent span id -> a descendant owns usage
+        self._batches = 0
+
+    # -- connection ------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = open_store(self.path, self.busy_timeout_s, create=True)
+            self._conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            migrate(self._conn)
+            if self.max_size_mb is not None:
+                page = self._conn.execute("PRAGMA page_size").fetchone()[0]
+                pages = max(1, int(self.max_size_mb * 1024 * 1024 // page))
+                self._conn.execute(f"PRAGMA max_page_count = {pages}")
+        return self._conn
+
+    # -- writing ---------------------------------------------------------------------
+
+    def export(self, records: Sequence[dict[str, Any]]) -> None:
+        """Write finished span records in one transaction."""
+        self._write(records, started=False)
+
+    def export_started(self, records: Sequence[dict[str, Any]]) -> None:
+        """Write records of spans still open (``end_ns`` None, status RUNNING)."""
+        self._write(records, started=True)
+
+    def _write(self, records: Sequence[dict[str, Any]], *, started: bool) -> None:
+        with self._lock:
+            conn = self._connect()
+            span_rows, trace_rows, done = self._rows(records, started)
+            try:
+                self._transaction(conn, span_rows, trace_rows)
+            except sqlite3.Error as exc:
+                if _is_full(exc):
+                    raise StorageFull(str(exc)) from exc
+                raise
+            # Only after the commit: the in-memory state follows what is stored.
+            if started:
+                self._started.update(r["span_id"] for r in records)
+            else:
+                self._started.difference_update(done)
+            self._batches += 1
+            if self._batches % _CHECKPOINT_EVERY == 0:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _transaction(
+        self,
+        conn: sqlite3.Connection,
+        span_rows: list[tuple[Any, ...]],
+        trace_rows: list[tuple[Any, ...]],
+    ) -> None:
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:  # another writer holds the lock
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+        try:
+            conn.executemany(_UPSERT_SPAN, span_rows)
+            conn.executemany(_UPSERT_TRACE, trace_rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
+                conn.execute("ROLLBACK")
+            raise
+
+    def _rows(
+        self, records: Sequence[dict[str, Any]], started: bool
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
+        pid = os.getpid()
+        span_rows: list[tuple[Any, ...]] = []
+        traces: dict[str, list[Any]] = {}
+        done: list[str] = []
+        for r in records:
+            span_id, trace_id, parent_id = r["span_id"], r["trace_id"], r["parent_id"]
+            was_started = not started and span_id in self._started
+            if was_started:
+                done.append(span_id)
+            tokens = None if started else self._owned_tokens(r)
+            span_rows.append(
+                (
+                    span_id,
+                    trace_id,
+                    parent_id,
+                    r["name"],
+                    r["kind"],
+                    r["project"],
+                    r["start_ns"],
+                    r["end_ns"],
+                    "RUNNING" if started else r["status"],
+                    tokens,
+                    pid,
+                    json.dumps(r, separators=(",", ":"), allow_nan=False),
+                )
+            )
+            t = traces.get(trace_id)
+            if t is None:
+                # project, start, end, spans, errors, open, tokens, root id/name/kind,
+                # input and output previews, pid, search text
+                t = traces[trace_id] = [
+                    r["project"],
+                    r["start_ns"],
+                    None,
+                    0,
+                    0,
+                    0,
+                    0,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    pid,
+                    [],
+                ]
+            t[1] = min(t[1], r["start_ns"])
+            if not started:
+                t[2] = r["end_ns"] if t[2] is None else max(t[2], r["end_ns"])
+                t[4] += r["status"] == "ERROR"
+                t[6] += tokens or 0
+            if started:
+                t[3] += 1
+                t[5] += 1
+            elif was_started:
+                t[5] -= 1
+            else:
+                t[3] += 1
+            if parent_id is None:
+                t[7], t[8], t[9] = span_id, r["name"], r["kind"]
+                t[10] = _preview(r["inputs"])
+                t[11] = None if started else _preview(r["outputs"])
+            t[13].append(_search_text(r))
+        trace_rows = [
+            (trace_id, *t[:13], "".join(t[13])[:_SEARCH_CAP]) for trace_id, t in traces.items()
+        ]
+        return span_rows, trace_rows, done
+
+    def _owned_tokens(self, record: dict[str, Any]) -> int | None:
+        """Tokens this span owns: the innermost span reporting usage owns it.
+
+        An LLM span from a framework that wraps one from a client library
+        reports the same tokens; it owns them only if nothing below it did.
+        Children end (and arrive) before their parent, so the flag a child
+        leaves on its parent id is there when the parent comes.
+        """
+        usage = record["usage"]
+        below = self._usage_below.pop(record["span_id"], False)
+        has_usage = bool(usage) and isinstance(usage.get("total_tokens"), int)
+        parent_id = record["parent_id"]
+        if parent_id is not None and (has_usage or below):
+            if len(self._usage_below) > 100_000:  # parents that never came: forget the oldest
+                self._usage_below.pop(next(iter(self._usage_below)))
+            self._usage_below[parent_id] = True
+        if has_usage and not below:
+            return int(usage["total_tokens"])
+        return None
+
+    def flush(self) -> None:
+        """Each batch is committed when ``export`` returns: nothing is buffered."""
+
+    def shutdown(self) -> None:
+        """Checkpoint the WAL into the database and close."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    conn.close()
+
+    def after_fork(self) -> None:
+        """A forked child opens its own connection (the parent's is not usable there)."""
+        self._lock = threading.Lock()
+        self._conn = None
+        self._started = set()
+        self._usage_below = {}
+
+
+def open_store(path: str, busy_timeout_s: float, *, create: bool) -> sqlite3.Connection:
+    """Open a store in WAL mode; with ``create``, make its private folder and file first."""
+    if create:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)  # makedirs' mode is filtered by the umask
+            ignore = os.path.join(folder, ".gitignore")
+            with open(os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+                f.write(
+                    "# tracekit traces hold prompts and model output: keep them out of git\n*\n"
+                )
+        if not os.path.exists(path):
+            # SQLite gives its -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA journal_size_limit = 67108864")  # truncate a checkpointed WAL to 64 MiB
+    return conn
+
+
+_SQLITE_FULL = 13  # sqlite3.SQLITE_FULL exists only from Python 3.11
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    return code == _SQLITE_FULL or "full" in str(exc).lower()
+
+
+def _preview(value: Any) -> str | None:
+    if not value:
+        return None
+    if isinstance(value, dict) and len(value) == 1 and "output" in value:
+        value = value["output"]
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text[:_PREVIEW_CHARS]
+
+
+def _search_text(record: dict[str, Any]) -> str:
+    parts = [
+        record["name"],
+        json.dumps(record["inputs"], ensure_ascii=False)[:_SEARCH_CHARS],
+        json.dumps(record["outputs"], ensure_ascii=False)[:_SEARCH_CHARS],
+    ]
+    return ("\n".join(parts) + "\n").lower()
+
+
+_UPSERT_SPAN = """
+INSERT INTO spans (span_id, trace_id, parent_id, name, kind, project, start_ns, end_ns,
+                   status, total_tokens, pid, record)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (span_id) DO UPDATE SET
+    end_ns = excluded.end_ns, status = excluded.status, total_tokens = excluded.total_tokens,
+    record = excluded.record
+WHERE spans.end_ns IS NULL
+"""
+
+_UPSERT_TRACE = """
+INSERT INTO traces (trace_id, project, start_ns, end_ns, span_count, error_count, open_count,
+                    total_tokens, root_span_id, root_name, root_kind, input_preview,
+                    output_preview, pid, search_text)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (trace_id) DO UPDATE SET
+    start_ns = min(traces.start_ns, excluded.start_ns),
+    end_ns = CASE WHEN excluded.end_ns IS NULL THEN traces.end_ns
+                  WHEN traces.end_ns IS NULL THEN excluded.end_ns
+                  ELSE max(traces.end_ns, excluded.end_ns) END,
+    span_count = traces.span_count + excluded.span_count,
+    error_count = traces.error_count + excluded.error_count,
+    open_count = traces.open_count + excluded.open_count,
+    total_tokens = traces.total_tokens + excluded.total_tokens,
+    root_span_id = coalesce(excluded.root_span_id, traces.root_span_id),
+    root_name = coalesce(excluded.root_name, traces.root_name),
+    root_kind = coalesce(excluded.root_kind, traces.root_kind),
+    input_preview = coalesce(excluded.input_preview, traces.input_preview),
+    output_preview = coalesce(excluded.output_preview, traces.output_preview),
+    pid = excluded.pid,
+    search_text = substr(traces.search_text || excluded.search_text, 1, 65536)
+"""

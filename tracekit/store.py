@@ -1,0 +1,358 @@
+"""Read the embedded trace store: the one query module behind the CLI and the web UI.
+
+Every query is parameterized; sort keys come from an allowlist; the user's
+search text is matched literally (LIKE wildcards escaped). Listing reads the
+``traces`` table of per-trace aggregates, kept by the writer in the same
+transaction as the spans, so the first page is an index walk whatever the
+store's size.
+
+A span still open has ``end_ns`` None. Its status reads ``RUNNING`` while the
+process that started it is alive and ``UNFINISHED`` once it is gone (it died
+before the span ended).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+from tracekit._schema import SchemaTooNew, version
+
+DEFAULT_PATH = os.path.join(".tracekit", "traces.db")
+STATUSES = ("OK", "ERROR", "RUNNING")
+SORT_KEYS = {
+    "start": "start_ns",
+    "duration": "(coalesce(end_ns, start_ns) - start_ns)",
+    "tokens": "total_tokens",
+    "spans": "span_count",
+}
+
+
+class StoreError(Exception):
+    """A problem reading the store, with a message fit for one line of output."""
+
+
+class StoreNotFound(StoreError):
+    """There is no trace store at the path."""
+
+
+class TraceNotFound(StoreError):
+    """No trace has this id (or id prefix)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceSummary:
+    """One row of the trace table."""
+
+    trace_id: str
+    project: str
+    root_name: str | None
+    root_kind: str | None
+    start_ns: int
+    end_ns: int | None
+    span_count: int
+    error_count: int
+    total_tokens: int
+    status: str  # OK | ERROR | RUNNING | UNFINISHED
+    input_preview: str | None
+    output_preview: str | None
+
+    @property
+    def duration_ns(self) -> int | None:
+        """Nanoseconds from the first start to the last end; None while open."""
+        return None if self.end_ns is None else self.end_ns - self.start_ns
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """A page of traces, newest first, and the cursor of the next page (None at the end)."""
+
+    traces: list[TraceSummary]
+    next_cursor: str | None
+
+
+def escape_like(text: str) -> str:
+    r"""Escape ``\\``, ``%`` and ``_`` so LIKE matches ``text`` literally (ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this id is running on this machine."""
+    if not pid or pid < 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+class Store:
+    """A read (and delete) handle on a trace store.
+
+    Args:
+        path: the database file; ``.tracekit/traces.db`` by default.
+
+    Raises:
+        StoreNotFound: no store exists at ``path``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_PATH) -> None:
+        self.path = os.fspath(path)
+        if not os.path.isfile(self.path):
+            raise StoreNotFound(
+                f"no trace store at {self.path}: run something traced with tracekit.init() first"
+            )
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            self._conn.execute("PRAGMA busy_timeout = 10000")
+            found = version(self._conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a tracekit store ({exc})") from None
+        if found == 0:
+            raise StoreNotFound(f"{self.path} holds no traces yet")
+        if found > 1:
+            raise StoreError(
+                str(SchemaTooNew(f"trace store schema {found} is newer than this tracekit"))
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- listing -----------------------------------------------------------------------
+
+    def list_traces(
+        self,
+        *,
+        project: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        search: str | None = None,
+        sort: str = "start",
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Traces, newest (or largest) first, with their aggregates.
+
+        Args:
+            project: only this project.
+            status: ``OK``, ``ERROR`` (any span failed) or ``RUNNING`` (spans
+                still open, including unfinished ones).
+            kind: only traces with a span of this kind.
+            since_ns: only traces that started at or after this time.
+            until_ns: only traces that started before this time.
+            search: text found (case-insensitively, literally) in a span's
+                name, inputs or outputs.
+            sort: one of ``start``, ``duration``, ``tokens``, ``spans`` (descending).
+            limit: rows per page, 1 to 1,000.
+            cursor: ``next_cursor`` of the previous page.
+
+        Raises:
+            ValueError: for an unknown sort key or status, a bad limit or cursor.
+        """
+        if sort not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {sort!r}; use one of {', '.join(SORT_KEYS)}")
+        if not 1 <= limit <= 1000:
+            raise ValueError("limit must be between 1 and 1000")
+        key = SORT_KEYS[sort]
+        where: list[str] = []
+        params: list[Any] = []
+        if project is not None:
+            where.append("project = ?")
+            params.append(project)
+        if status is not None:
+            wanted = status.upper()
+            if wanted not in STATUSES:
+                raise ValueError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+            where.append(
+                {
+                    "OK": "error_count = 0 AND open_count = 0",
+                    "ERROR": "error_count > 0",
+                    "RUNNING": "open_count > 0",
+                }[wanted]
+            )
+        if kind is not None:
+            where.append(
+                "EXISTS (SELECT 1 FROM spans s WHERE s.kind = ? AND s.trace_id = traces.trace_id)"
+            )
+            params.append(kind.upper())
+        if since_ns is not None:
+            where.append("start_ns >= ?")
+            params.append(int(since_ns))
+        if until_ns is not None:
+            where.append("start_ns < ?")
+            params.append(int(until_ns))
+        if search:
+            where.append("search_text LIKE ? ESCAPE '\\'")
+            params.append(f"%{escape_like(search.lower())}%")
+        if cursor is not None:
+            value, trace_id = _parse_cursor(cursor)
+            where.append(f"({key}, trace_id) < (?, ?)")
+            params.extend((value, trace_id))
+        # Only allowlisted fragments are formatted in; every value is a parameter.
+        sql = (
+            "SELECT trace_id, project, root_name, root_kind, start_ns, end_ns, span_count, "  # noqa: S608
+            f"error_count, open_count, total_tokens, input_preview, output_preview, pid, {key} "
+            "FROM traces"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY {key} DESC, trace_id DESC LIMIT ?"
+        )
+        rows = self._conn.execute(sql, (*params, limit + 1)).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        traces = [_summary(row) for row in rows]
+        next_cursor = f"{rows[-1][13]}:{rows[-1][0]}" if more and rows else None
+        return Page(traces, next_cursor)
+
+    # -- one trace ---------------------------------------------------------------------
+
+    def resolve_trace_id(self, prefix: str) -> str:
+        """The full trace id for an id or a unique prefix of one.
+
+        Raises:
+            TraceNotFound: no trace, or several, start with ``prefix``.
+        """
+        text = prefix.strip().lower()
+        if not text or any(ch not in "0123456789abcdef" for ch in text):
+            raise TraceNotFound(f"{prefix!r} is not a trace id (32 hex digits, or a prefix)")
+        rows = self._conn.execute(
+            "SELECT trace_id FROM traces WHERE trace_id >= ? AND trace_id < ? LIMIT 2",
+            (text, text + "g"),
+        ).fetchall()
+        if not rows:
+            raise TraceNotFound(f"no trace with id {prefix}")
+        if len(rows) > 1:
+            raise TraceNotFound(f"trace id prefix {prefix} is ambiguous: give more digits")
+        return str(rows[0][0])
+
+    def get_trace(self, trace_id: str) -> list[dict[str, Any]]:
+        """The span records of one trace (id or unique prefix), in start order."""
+        full = self.resolve_trace_id(trace_id)
+        rows = self._conn.execute(
+            "SELECT record, end_ns, pid FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id",
+            (full,),
+        ).fetchall()
+        return [_record(row) for row in rows]
+
+    def trace_tree(self, trace_id: str) -> list[dict[str, Any]]:
+        """One trace as nested ``{"record": ..., "children": [...]}`` nodes (roots first)."""
+        records = self.get_trace(trace_id)
+        nodes: dict[str, dict[str, Any]] = {
+            r["span_id"]: {"record": r, "children": []} for r in records
+        }
+        roots: list[dict[str, Any]] = []
+        for r in records:
+            parent = nodes.get(r["parent_id"]) if r["parent_id"] else None
+            (parent["children"] if parent else roots).append(nodes[r["span_id"]])
+        return roots
+
+    def iter_records(
+        self,
+        *,
+        trace_id: str | None = None,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Span records for export: one trace, or the traces started in a time range, or all."""
+        where: list[str] = []
+        params: list[Any] = []
+        if trace_id is not None:
+            where.append("trace_id = ?")
+            params.append(self.resolve_trace_id(trace_id))
+        if since_ns is not None or until_ns is not None:
+            where.append(
+                "trace_id IN (SELECT trace_id FROM traces WHERE start_ns >= ? AND start_ns < ?)"
+            )
+            params.extend((since_ns if since_ns is not None else -(2**63), until_ns or 2**63 - 1))
+        sql = "SELECT record, end_ns, pid FROM spans"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        for row in self._conn.execute(sql + " ORDER BY rowid", params):
+            yield _record(row)
+
+    # -- deleting ----------------------------------------------------------------------
+
+    def delete_trace(self, trace_id: str) -> bool:
+        """Delete one trace (exact id) and its spans; True if it existed."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("DELETE FROM spans WHERE trace_id = ?", (trace_id,))
+            gone = self._conn.execute("DELETE FROM traces WHERE trace_id = ?", (trace_id,)).rowcount
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        return gone > 0
+
+    def vacuum(self) -> None:
+        """Give the space of deleted traces back to the file system."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.execute("VACUUM")
+
+
+def _parse_cursor(cursor: str) -> tuple[int, str]:
+    value, sep, trace_id = cursor.partition(":")
+    try:
+        if not sep or len(trace_id) != 32:
+            raise ValueError(cursor)
+        int(trace_id, 16)
+        return int(value), trace_id
+    except ValueError:
+        raise ValueError(f"bad cursor {cursor!r}") from None
+
+
+def _summary(row: tuple[Any, ...]) -> TraceSummary:
+    (trace_id, project, root_name, root_kind, start_ns, end_ns, span_count, error_count,
+     open_count, total_tokens, input_preview, output_preview, pid, _) = row  # fmt: skip
+    if error_count:
+        status = "ERROR"
+    elif open_count:
+        status = "RUNNING" if process_alive(pid) else "UNFINISHED"
+    else:
+        status = "OK"
+    return TraceSummary(
+        trace_id=trace_id,
+        project=project,
+        root_name=root_name,
+        root_kind=root_kind,
+        start_ns=start_ns,
+        end_ns=None if open_count else end_ns,
+        span_count=span_count,
+        error_count=error_count,
+        total_tokens=total_tokens,
+        status=status,
+        input_preview=input_preview,
+        output_preview=output_preview,
+    )
+
+
+def _record(row: tuple[Any, ...]) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads(row[0])
+    if row[1] is None:  # a started record: still running, or its process died
+        record["end_ns"] = None
+        record["status"] = "RUNNING" if process_alive(row[2]) else "UNFINISHED"
+    return record
