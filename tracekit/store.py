@@ -206,8 +206,11 @@ class Store:
             where.append("start_ns < ?")
             params.append(int(until_ns))
         if search:
+            # The store keeps search text as it appears in the JSON records
+            # (ASCII-escaped): escape the query the same way, then match literally.
+            needle = json.dumps(search.lower())[1:-1]
             where.append("search_text LIKE ? ESCAPE '\\'")
-            params.append(f"%{escape_like(search.lower())}%")
+            params.append(f"%{escape_like(needle)}%")
         if cursor is not None:
             value, trace_id = _parse_cursor(cursor)
             where.append(f"({key}, trace_id) < (?, ?)")

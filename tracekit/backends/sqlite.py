@@ -147,6 +147,7 @@ class SqliteBackend:
             if was_started:
                 done.append(span_id)
             tokens = None if started else self._owned_tokens(r)
+            text, search = _encode(r)
             span_rows.append(
                 (
                     span_id,
@@ -160,7 +161,7 @@ class SqliteBackend:
                     "RUNNING" if started else r["status"],
                     tokens,
                     pid,
-                    json.dumps(r, separators=(",", ":"), allow_nan=False),
+                    text,
                 )
             )
             t = traces.get(trace_id)
@@ -199,7 +200,7 @@ class SqliteBackend:
                 t[7], t[8], t[9] = span_id, r["name"], r["kind"]
                 t[10] = _preview(r["inputs"])
                 t[11] = None if started else _preview(r["outputs"])
-            t[13].append(_search_text(r))
+            t[13].append(search)
         trace_rows = [
             (trace_id, *t[:13], "".join(t[13])[:_SEARCH_CAP]) for trace_id, t in traces.items()
         ]
@@ -287,13 +288,31 @@ def _preview(value: Any) -> str | None:
     return text[:_PREVIEW_CHARS]
 
 
-def _search_text(record: dict[str, Any]) -> str:
-    parts = [
-        record["name"],
-        json.dumps(record["inputs"], ensure_ascii=False)[:_SEARCH_CHARS],
-        json.dumps(record["outputs"], ensure_ascii=False)[:_SEARCH_CHARS],
-    ]
-    return ("\n".join(parts) + "\n").lower()
+_encode_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_HEAD = ("trace_id", "span_id", "parent_id", "name", "kind", "project", "start_ns", "end_ns",
+         "status", "error")  # fmt: skip
+_TAIL = ("model", "usage", "attributes", "events")
+_KEYS = frozenset((*_HEAD, "inputs", "outputs", *_TAIL))
+
+
+def _encode(record: dict[str, Any]) -> tuple[str, str]:
+    """The record as JSON, and its search text, encoding the payloads only once.
+
+    The search text is the name, inputs and outputs as they appear in the
+    (ASCII-escaped) JSON, lowercased; ``tracekit.store`` escapes a query the
+    same way before matching it.
+    """
+    inputs = _encode_json(record["inputs"])
+    outputs = _encode_json(record["outputs"])
+    if record.keys() == _KEYS:
+        head = _encode_json({k: record[k] for k in _HEAD})
+        tail = _encode_json({k: record[k] for k in _TAIL})
+        text = f'{head[:-1]},"inputs":{inputs},"outputs":{outputs},{tail[1:]}'
+    else:  # a processor added fields: encode it whole
+        text = _encode_json(record)
+    name = _encode_json(record["name"])[1:-1]
+    search = f"{name}\n{inputs[:_SEARCH_CHARS]}\n{outputs[:_SEARCH_CHARS]}\n".lower()
+    return text, search
 
 
 _UPSERT_SPAN = """
