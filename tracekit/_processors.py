@@ -90,26 +90,9 @@ def is_secret_key(key: str) -> bool:
 MIN_SECRET_LEN = 15
 
 
-# Literal pieces, one of which every provider-key shape contains. On long text a
-# chain of `in` tests (C substring search) is about 3x faster than the regex.
-_SECRET_PIECES = (
-    "sk-", "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
-    "xox", "AIza", "hf_", "glpat-", "Bearer", "PRIVATE KEY",
-)  # fmt: skip
-
-
-def _maybe_secret(value: str) -> bool:
-    if len(value) < 200:
-        return _MAYBE_SECRET_VALUE.search(value) is not None
-    for piece in _SECRET_PIECES:  # noqa: SIM110 (a plain loop beats any() + generator here)
-        if piece in value:
-            return True
-    return False
-
-
 def redact_string(value: str) -> str:
     """Replace provider-key-looking parts of ``value`` with ``[REDACTED]``."""
-    if len(value) < MIN_SECRET_LEN or not _maybe_secret(value):
+    if len(value) < MIN_SECRET_LEN or not _MAYBE_SECRET_VALUE.search(value):
         return value
     return _SECRET_VALUE.sub(REDACTED, value)
 

@@ -1,7 +1,9 @@
 """The SQLite store's schema and its migrations: shared by the writer and the reader.
 
 Two tables. ``spans`` holds every span record as JSON plus the columns
-queries filter on; ``traces`` holds one row of aggregates per trace, kept up to
+queries filter on, in insertion order, with one index (by trace): each extra
+index is one more random-order B-tree insert per span, the store's main
+write cost; ``traces`` holds one row of aggregates per trace, kept up to
 date by the writer in the same transaction as the spans, so listing many traces
 never scans spans. ``meta`` records the schema version; ``migrate`` brings any
 older store up to date, one numbered step at a time.
@@ -19,7 +21,7 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS spans (
-    span_id      TEXT PRIMARY KEY,
+    span_id      TEXT NOT NULL,        -- unique, found through spans_by_trace
     trace_id     TEXT NOT NULL,
     parent_id    TEXT,
     name         TEXT NOT NULL,
@@ -33,7 +35,6 @@ CREATE TABLE IF NOT EXISTS spans (
     record       TEXT NOT NULL         -- the span record of DESIGN.md, as JSON
 );
 CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (trace_id, start_ns);
-CREATE INDEX IF NOT EXISTS spans_by_kind ON spans (kind, trace_id);
 CREATE TABLE IF NOT EXISTS traces (
     trace_id       TEXT PRIMARY KEY,
     project        TEXT NOT NULL,
@@ -55,7 +56,8 @@ CREATE INDEX IF NOT EXISTS traces_by_start ON traces (start_ns DESC, trace_id DE
 CREATE INDEX IF NOT EXISTS traces_by_project ON traces (project, start_ns DESC);
 """
 
-# Index i holds the script that takes a store from version i to i + 1.
+# Index i holds the script that takes a store from version i to i + 1. Statements
+# are split on ";", so comments in them must not contain one.
 MIGRATIONS: tuple[str, ...] = (_V1,)
 
 

@@ -75,6 +75,7 @@ class SqliteBackend:
         if self._conn is None:
             self._conn = open_store(self.path, self.busy_timeout_s, create=True)
             self._conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            self._conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index pages stay cached
             migrate(self._conn)
             if self.max_size_mb is not None:
                 page = self._conn.execute("PRAGMA page_size").fetchone()[0]
@@ -95,9 +96,9 @@ class SqliteBackend:
     def _write(self, records: Sequence[dict[str, Any]], *, started: bool) -> None:
         with self._lock:
             conn = self._connect()
-            span_rows, trace_rows, done = self._rows(records, started)
+            span_rows, updates, trace_rows, done = self._rows(records, started)
             try:
-                self._transaction(conn, span_rows, trace_rows)
+                self._transaction(conn, span_rows, updates, trace_rows)
             except sqlite3.Error as exc:
                 if _is_full(exc):
                     raise StorageFull(str(exc)) from exc
@@ -115,6 +116,7 @@ class SqliteBackend:
         self,
         conn: sqlite3.Connection,
         span_rows: list[tuple[Any, ...]],
+        updates: list[tuple[Any, ...]],
         trace_rows: list[tuple[Any, ...]],
     ) -> None:
         deadline = time.monotonic() + self.busy_timeout_s
@@ -126,7 +128,9 @@ class SqliteBackend:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
         try:
-            conn.executemany(_UPSERT_SPAN, span_rows)
+            conn.executemany(_INSERT_SPAN, span_rows)
+            if updates:
+                conn.executemany(_END_STARTED_SPAN, updates)
             conn.executemany(_UPSERT_TRACE, trace_rows)
             conn.execute("COMMIT")
         except BaseException:
@@ -136,9 +140,10 @@ class SqliteBackend:
 
     def _rows(
         self, records: Sequence[dict[str, Any]], started: bool
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
         pid = os.getpid()
         span_rows: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
         traces: dict[str, list[Any]] = {}
         done: list[str] = []
         for r in records:
@@ -148,22 +153,25 @@ class SqliteBackend:
                 done.append(span_id)
             tokens = None if started else self._owned_tokens(r)
             text, search = _encode(r)
-            span_rows.append(
-                (
-                    span_id,
-                    trace_id,
-                    parent_id,
-                    r["name"],
-                    r["kind"],
-                    r["project"],
-                    r["start_ns"],
-                    r["end_ns"],
-                    "RUNNING" if started else r["status"],
-                    tokens,
-                    pid,
-                    text,
+            if was_started:  # its started record is stored: complete that row
+                updates.append((r["end_ns"], r["status"], tokens, text, trace_id, span_id))
+            else:
+                span_rows.append(
+                    (
+                        span_id,
+                        trace_id,
+                        parent_id,
+                        r["name"],
+                        r["kind"],
+                        r["project"],
+                        r["start_ns"],
+                        r["end_ns"],
+                        "RUNNING" if started else r["status"],
+                        tokens,
+                        pid,
+                        text,
+                    )
                 )
-            )
             t = traces.get(trace_id)
             if t is None:
                 # project, start, end, spans, errors, open, tokens, root id/name/kind,
@@ -204,7 +212,7 @@ class SqliteBackend:
         trace_rows = [
             (trace_id, *t[:13], "".join(t[13])[:_SEARCH_CAP]) for trace_id, t in traces.items()
         ]
-        return span_rows, trace_rows, done
+        return span_rows, updates, trace_rows, done
 
     def _owned_tokens(self, record: dict[str, Any]) -> int | None:
         """Tokens this span owns: the innermost span reporting usage owns it.
@@ -315,14 +323,15 @@ def _encode(record: dict[str, Any]) -> tuple[str, str]:
     return text, search
 
 
-_UPSERT_SPAN = """
+_INSERT_SPAN = """
 INSERT INTO spans (span_id, trace_id, parent_id, name, kind, project, start_ns, end_ns,
                    status, total_tokens, pid, record)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (span_id) DO UPDATE SET
-    end_ns = excluded.end_ns, status = excluded.status, total_tokens = excluded.total_tokens,
-    record = excluded.record
-WHERE spans.end_ns IS NULL
+"""
+
+_END_STARTED_SPAN = """
+UPDATE spans SET end_ns = ?, status = ?, total_tokens = ?, record = ?
+WHERE trace_id = ? AND span_id = ? AND end_ns IS NULL
 """
 
 _UPSERT_TRACE = """
