@@ -32,6 +32,13 @@ def duration(start_ns: int, end_ns: int) -> str:
     return f"{minutes}m{seconds:02d}s"
 
 
+def span_duration(record: dict[str, Any]) -> str:
+    """A span's duration, or ``running`` / ``unfinished`` for a span still open (no ``end_ns``)."""
+    if record.get("end_ns") is None:
+        return "unfinished" if record.get("status") == "UNFINISHED" else "running"
+    return duration(record["start_ns"], record["end_ns"])
+
+
 def preview(value: Any, width: int = 80) -> str:
     """One line of JSON-ish text, cut to ``width`` characters."""
     if isinstance(value, dict) and set(value) == {"output"}:
@@ -43,8 +50,8 @@ def preview(value: Any, width: int = 80) -> str:
 
 def _line(record: dict[str, Any]) -> str:
     parts = [
-        f"{record['kind']} {clean(str(record['name']))}",
-        duration(record["start_ns"], record["end_ns"]),
+        f"{clean(str(record['kind']))} {clean(str(record['name']))}",
+        span_duration(record),
     ]
     if record.get("model"):
         parts.append(clean(str(record["model"])))
@@ -57,6 +64,8 @@ def _line(record: dict[str, Any]) -> str:
         parts.append(
             f"ERROR {clean(str(error.get('type', '')))}: {preview(error.get('message', ''), 60)}"
         )
+    elif record["status"] in ("RUNNING", "UNFINISHED"):
+        parts.append(record["status"])
     else:
         parts.append("OK")
     if reason:
@@ -81,7 +90,7 @@ def render_trace(records: Iterable[dict[str, Any]], *, details: bool = True) -> 
         children.setdefault(parent, []).append(r)
     total = sum(((r.get("usage") or {}).get("total_tokens", 0) for r in spans), 0)
     project = clean(str(spans[0]["project"]))
-    head = f"trace {spans[0]['trace_id']}  project {project}  {len(spans)} spans"
+    head = f"trace {clean(str(spans[0]['trace_id']))}  project {project}  {len(spans)} spans"
     if total:
         head += f"  {total} tokens"
     lines = [head]
