@@ -445,3 +445,31 @@ def test_flush_reports_a_batch_lost_with_the_exporter_thread():
     tracekit.init(DiesOnce())
     work(1)
     assert tracekit.flush() is False
+
+
+def test_an_abandoned_span_is_not_changed_when_its_call_finally_ends():
+    backend = MemoryBackend()
+    tracekit.init(backend, max_open_spans=1, redact=False)
+    release = threading.Event()
+    abandoned = threading.Event()
+
+    @tracekit.tool
+    def slow():
+        abandoned.wait(10)
+        return "late result"
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    with tracekit.span("newer"):  # pushes the open-span count past the cap of 1
+        tracekit.flush()
+    for _ in range(100):  # bounded: the exporter abandons `slow` on its next pass
+        if any(r["name"] == "slow" for r in backend.records):
+            break
+        tracekit.flush()
+    abandoned.set()
+    worker.join(10)
+    release.set()
+    tracekit.flush()
+    (record,) = [r for r in backend.records if r["name"] == "slow"]
+    assert record["attributes"]["tracekit.end_reason"] == "abandoned"
+    assert record["outputs"] == {}

@@ -228,3 +228,28 @@ def test_clean_fast_path_still_cuts_and_redacts_what_it_must(tracekit_capture):
     record = tracekit_capture.records[0]
     assert record["inputs"] == {"a": "0123456789…[truncated: 13 chars]", "…": "[truncated: 2 keys]"}
     assert record["outputs"] == {"output": "abcdefghij…[truncated: 12 chars]"}
+
+
+def test_inputs_replaced_inside_a_span_are_still_redacted(tracekit_capture):
+    @tracekit.trace
+    def f(text):
+        tracekit.current_span().set_inputs({"api_key": "abc", "text": f"key {OPENAI_KEY}"})
+        tracekit.current_span().set_output(f"also {OPENAI_KEY}")
+        return "ignored"
+
+    f("short")
+    record = tracekit_capture.records[0]
+    assert record["inputs"] == {"api_key": "[REDACTED]", "text": "key [REDACTED]"}
+    assert OPENAI_KEY not in json.dumps(record)
+
+
+def test_generator_items_respect_a_depth_of_one(tracekit_capture):
+    tracekit.init(tracekit_capture.backend, max_depth=1)
+
+    @tracekit.chain
+    def gen():
+        yield 1
+        yield 2
+
+    assert list(gen()) == [1, 2]
+    assert tracekit_capture.records[0]["outputs"] == {"output": "[truncated: deeper than 1 levels]"}

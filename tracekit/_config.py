@@ -274,9 +274,11 @@ def init(
         rt.capture_outputs = capture_outputs
         rt.sample_rate = rate
         rt.limits = options.limits
-        rt.clean_items = (
-            options.limits.max_items if options.limits.max_string_chars >= MIN_SECRET_LEN else -1
-        )
+        # Clean payloads skip the exporter's cuts: only when no cut could apply
+        # to them (item lists sit at depth 2; short strings are under 15 chars).
+        limits = options.limits
+        could_cut = limits.max_string_chars < MIN_SECRET_LEN or limits.max_depth < 2
+        rt.clean_items = -1 if could_cut else limits.max_items
         rt.flush_root = _flush_root if flush_on_root_end else None
         rt.sink = pipeline.submit
         if propagate_threads:

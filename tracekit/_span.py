@@ -276,16 +276,19 @@ class Span:
         """Replace the span's inputs with ``inputs`` (frozen now)."""
         if not self.end_ns:
             self._inputs = _freeze_mapping(inputs, "input")
+            self._flags &= ~IN_CLEAN  # new values: the exporter must prepare them
 
     def set_outputs(self, outputs: Mapping[str, Any]) -> None:
         """Replace the span's outputs with the named values in ``outputs``."""
         if not self.end_ns:
             self._outputs = _freeze_mapping(outputs, "output")
+            self._flags &= ~OUT_CLEAN
 
     def set_output(self, value: Any) -> None:
         """Record a single return value, as ``{"output": value}``."""
         if not self.end_ns:
             self._outputs = freeze_output(value)
+            self._flags &= ~OUT_CLEAN
 
     def set_usage(
         self,
@@ -522,8 +525,11 @@ def end_with_exception(span: Span, exc: BaseException) -> None:
 
     ``GeneratorExit`` means the code was closed early (status stays OK, end
     reason "closed"); a cancelled asyncio task is an error with end reason
-    "cancelled"; anything else is an error.
+    "cancelled"; anything else is an error. A span that has ended already
+    (exported as abandoned meanwhile) is left as it was exported.
     """
+    if span.end_ns:
+        return
     if isinstance(exc, GeneratorExit):
         span._flags |= CLOSED
         set_end_reason(span, "closed")

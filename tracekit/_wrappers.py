@@ -102,6 +102,8 @@ def _open(spec: Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any
 
 
 def _close_ok(spec: Spec, span: Span, result: Any) -> None:
+    if span.end_ns:  # exported as abandoned meanwhile: a record must not change after export
+        return
     try:
         if spec.capture_outputs and runtime.capture_outputs:
             # The named-outputs rule: a returned dict is the outputs mapping itself.
@@ -131,6 +133,8 @@ def _close_error(span: Span, exc: BaseException) -> None:
 
 
 def _close_items(spec: Spec, span: Span, items: list[Any], total: int, closed: bool) -> None:
+    if span.end_ns:  # exported as abandoned meanwhile
+        return
     try:
         if closed:
             span._flags |= CLOSED
