@@ -33,8 +33,13 @@ from tracekit.store import Store
 PAYLOAD = ("The quarterly report says revenue grew 12% in EMEA while costs fell. " * 15)[:1000]
 
 
-def throughput(path: str, spans: int) -> float:
-    """Spans per second the exporter writes into the store (1 KB input on each tool span)."""
+def throughput(path: str, spans: int) -> tuple[float, float]:
+    """Spans per second the exporter writes into the store (1 KB input on each tool span).
+
+    Returns:
+        (spans per second of wall time, spans per second of CPU time): the
+        second leaves out the time the exporter waited on the disk.
+    """
     _config._reset()
     tracekit.init(
         f"sqlite:///{path}",
@@ -54,15 +59,16 @@ def throughput(path: str, spans: int) -> float:
 
     for i in range(spans // 10):  # traces of 10 spans: an agent and nine tool calls
         agent(i)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if not tracekit.flush(timeout=600):
         raise RuntimeError("flush timed out")
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     stats = tracekit.stats()
     tracekit.shutdown()
     if stats["exported"] != spans:
         raise RuntimeError(f"exported {stats['exported']} of {spans}: {stats['dropped']}")
-    return spans / elapsed
+    return spans / elapsed, spans / cpu
 
 
 def _record(trace: int, span: int, parent: str | None, start: int) -> dict[str, Any]:
@@ -123,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     traces, per_trace, spans = (2_000, 10, 20_000) if args.quick else (100_000, 10, 200_000)
     with tempfile.TemporaryDirectory() as folder:
-        rate = throughput(os.path.join(folder, "throughput.db"), spans)
+        rate, cpu_rate = throughput(os.path.join(folder, "throughput.db"), spans)
+        print(f"  (per CPU second of the process during the flush: {cpu_rate:,.0f} spans/s)")
         print(
             f"exporter -> SQLite, 1 KB inputs: {rate:,.0f} spans/s over {spans:,} spans "
             f"({'PASS' if rate >= 50_000 else 'MISS'} target >= 50,000)"
