@@ -248,11 +248,20 @@ class SqliteBackend:
                     conn.close()
 
     def after_fork(self) -> None:
-        """A forked child opens its own connection (the parent's is not usable there)."""
+        """A forked child opens its own connection (the parent's is not usable there).
+
+        The parent's connection is kept, never closed: SQLite forbids using or
+        closing a connection inherited across fork (see sqlite.org/howtocorrupt).
+        """
         self._lock = threading.Lock()
+        if self._conn is not None:
+            _inherited.append(self._conn)
         self._conn = None
         self._started = set()
         self._usage_below = {}
+
+
+_inherited: list[sqlite3.Connection] = []  # connections a forked child must not close
 
 
 def open_store(path: str, busy_timeout_s: float, *, create: bool) -> sqlite3.Connection:
