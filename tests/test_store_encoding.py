@@ -43,20 +43,21 @@ def record(**changes):
             usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
             attributes={"tags": ["a"], "nested": {"k": None}},
             events=[{"name": "e", "time_ns": 5, "attributes": {}}],
+            outputs={"output": "ANSWER"},
         ),
         record(trace_id='"not hex"'),  # a processor may change values
-        {**record(), "extra": 1},  # or add fields
     ],
 )
-def test_encoding_equals_json_dumps(rec):
-    text, search = _encode(rec)
+def test_encoding_equals_json_dumps_and_locates_the_payloads(rec):
+    text, (in_start, in_len, out_start, out_len) = _encode(rec)
     assert text == json.dumps(rec, separators=(",", ":"))
     assert json.loads(text) == rec
+    assert json.loads(text[in_start - 1 : in_start - 1 + in_len]) == rec["inputs"]
+    assert json.loads(text[out_start - 1 : out_start - 1 + out_len]) == rec["outputs"]
 
 
-def test_search_text_holds_name_inputs_outputs_lowercased_and_escaped():
-    _, search = _encode(record(outputs={"output": "ANSWER"}))
-    assert 'caf\\u00e9 \\"quoted\\"' in search
-    assert "cr\\u00e8me" in search
-    assert '"answer"' in search
-    assert "tool" not in search  # kinds and ids are not searched
+def test_a_record_with_extra_fields_is_encoded_whole_and_searched_whole():
+    rec = {**record(), "extra": 1}
+    text, (in_start, in_len, _, out_len) = _encode(rec)
+    assert json.loads(text) == rec
+    assert (in_start, in_len, out_len) == (1, len(text), 0)

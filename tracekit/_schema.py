@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS spans (
     status       TEXT NOT NULL,        -- OK | ERROR | RUNNING (started record)
     total_tokens INTEGER,              -- usage.total_tokens when this span owns its usage
     pid          INTEGER,              -- writer process, to tell running from unfinished
+    in_start     INTEGER NOT NULL,     -- where the inputs' JSON starts in record (1-based)
+    in_len       INTEGER NOT NULL,
+    out_start    INTEGER NOT NULL,     -- where the outputs' JSON starts in record
+    out_len      INTEGER NOT NULL,
     record       TEXT NOT NULL         -- the span record of DESIGN.md, as JSON
 );
 CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (trace_id, start_ns);
@@ -49,8 +53,7 @@ CREATE TABLE IF NOT EXISTS traces (
     root_kind      TEXT,
     input_preview  TEXT,
     output_preview TEXT,
-    pid            INTEGER,
-    search_text    TEXT NOT NULL DEFAULT ''  -- lowercased names, inputs, outputs (capped)
+    pid            INTEGER
 );
 CREATE INDEX IF NOT EXISTS traces_by_start ON traces (start_ns DESC, trace_id DESC);
 CREATE INDEX IF NOT EXISTS traces_by_project ON traces (project, start_ns DESC);

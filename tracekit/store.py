@@ -206,11 +206,11 @@ class Store:
             where.append("start_ns < ?")
             params.append(int(until_ns))
         if search:
-            # The store keeps search text as it appears in the JSON records
-            # (ASCII-escaped): escape the query the same way, then match literally.
-            needle = json.dumps(search.lower())[1:-1]
-            where.append("search_text LIKE ? ESCAPE '\\'")
-            params.append(f"%{escape_like(needle)}%")
+            # Names as they are; payloads inside each span's JSON, where text is
+            # ASCII-escaped: escape the query the same way. LIKE ignores ASCII case.
+            where.append(_SEARCH_SPANS)
+            in_json = f"%{escape_like(json.dumps(search)[1:-1])}%"
+            params.extend((f"%{escape_like(search)}%", in_json, in_json))
         if cursor is not None:
             value, trace_id = _parse_cursor(cursor)
             where.append(f"({key}, trace_id) < (?, ?)")
@@ -315,6 +315,13 @@ class Store:
         """Give the space of deleted traces back to the file system."""
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.execute("VACUUM")
+
+
+_SEARCH_SPANS = """EXISTS (
+    SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND (
+        s.name LIKE ? ESCAPE '\\'
+        OR substr(s.record, s.in_start, s.in_len) LIKE ? ESCAPE '\\'
+        OR substr(s.record, s.out_start, s.out_len) LIKE ? ESCAPE '\\'))"""
 
 
 def _parse_cursor(cursor: str) -> tuple[int, str]:

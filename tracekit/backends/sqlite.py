@@ -26,8 +26,6 @@ from tracekit.backends._errors import StorageFull
 
 SYNCHRONOUS = ("NORMAL", "FULL")
 _CHECKPOINT_EVERY = 64  # batches between passive WAL checkpoints
-_SEARCH_CHARS = 2_000  # per span, of its inputs and of its outputs
-_SEARCH_CAP = 65_536  # per trace
 _PREVIEW_CHARS = 200
 
 
@@ -152,9 +150,11 @@ class SqliteBackend:
             if was_started:
                 done.append(span_id)
             tokens = None if started else self._owned_tokens(r)
-            text, search = _encode(r)
+            text, spans_of = _encode(r)
             if was_started:  # its started record is stored: complete that row
-                updates.append((r["end_ns"], r["status"], tokens, text, trace_id, span_id))
+                updates.append(
+                    (r["end_ns"], r["status"], tokens, *spans_of, text, trace_id, span_id)
+                )
             else:
                 span_rows.append(
                     (
@@ -169,13 +169,14 @@ class SqliteBackend:
                         "RUNNING" if started else r["status"],
                         tokens,
                         pid,
+                        *spans_of,
                         text,
                     )
                 )
             t = traces.get(trace_id)
             if t is None:
                 # project, start, end, spans, errors, open, tokens, root id/name/kind,
-                # input and output previews, pid, search text
+                # input and output previews, pid
                 t = traces[trace_id] = [
                     r["project"],
                     r["start_ns"],
@@ -190,7 +191,6 @@ class SqliteBackend:
                     None,
                     None,
                     pid,
-                    [],
                 ]
             t[1] = min(t[1], r["start_ns"])
             if not started:
@@ -208,10 +208,7 @@ class SqliteBackend:
                 t[7], t[8], t[9] = span_id, r["name"], r["kind"]
                 t[10] = _preview(r["inputs"])
                 t[11] = None if started else _preview(r["outputs"])
-            t[13].append(search)
-        trace_rows = [
-            (trace_id, *t[:13], "".join(t[13])[:_SEARCH_CAP]) for trace_id, t in traces.items()
-        ]
+        trace_rows = [(trace_id, *t) for trace_id, t in traces.items()]
         return span_rows, updates, trace_rows, done
 
     def _owned_tokens(self, record: dict[str, Any]) -> int | None:
@@ -326,52 +323,55 @@ def _value(value: Any) -> str:
     return _encode_json(value)
 
 
-def _encode(record: dict[str, Any]) -> tuple[str, str]:
-    """The record as JSON, and its search text, encoding the payloads only once.
+def _encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
+    """The record as JSON, and where its inputs and its outputs sit inside it.
 
     Equal to ``json.dumps(record, separators=(",", ":"))`` (same keys, same
     order), but the fixed fields are formatted directly: a call into the JSON
-    encoder costs about a microsecond however small its input. The search
-    text is the name, inputs and outputs as they appear in that JSON
-    (ASCII-escaped), lowercased; ``tracekit.store`` escapes a query the same way.
+    encoder costs about a microsecond however small its input. The offsets
+    (1-based start, length of the inputs' JSON, then of the outputs') let the
+    store search payloads inside the record without keeping a second copy.
     """
     inputs = _encode_json(record["inputs"])
     outputs = _encode_json(record["outputs"])
-    name = _string(record["name"])
-    if tuple(record) == _KEYS:
-        end = record["end_ns"]
-        text = (
-            f'{{"trace_id":{_string(record["trace_id"])},"span_id":{_string(record["span_id"])},'
-            f'"parent_id":{_value(record["parent_id"])},"name":{name},'
-            f'"kind":{_string(record["kind"])},"project":{_string(record["project"])},'
-            f'"start_ns":{int(record["start_ns"])},"end_ns":{"null" if end is None else int(end)},'
-            f'"status":{_string(record["status"])},"error":{_value(record["error"])},'
-            f'"inputs":{inputs},"outputs":{outputs},"model":{_value(record["model"])},'
-            f'"usage":{_value(record["usage"])},"attributes":{_value(record["attributes"])},'
-            f'"events":{_value(record["events"])}}}'
-        )
-    else:  # a processor added or reordered fields: encode it whole
+    if tuple(record) != _KEYS:  # a processor added or reordered fields: encode it whole
         text = _encode_json(record)
-    search = f"{name[1:-1]}\n{inputs[:_SEARCH_CHARS]}\n{outputs[:_SEARCH_CHARS]}\n".lower()
-    return text, search
+        return text, (1, len(text), 1, 0)
+    end = record["end_ns"]
+    head = (
+        f'{{"trace_id":{_string(record["trace_id"])},"span_id":{_string(record["span_id"])},'
+        f'"parent_id":{_value(record["parent_id"])},"name":{_string(record["name"])},'
+        f'"kind":{_string(record["kind"])},"project":{_string(record["project"])},'
+        f'"start_ns":{int(record["start_ns"])},"end_ns":{"null" if end is None else int(end)},'
+        f'"status":{_string(record["status"])},"error":{_value(record["error"])},"inputs":'
+    )
+    tail = (
+        f',"model":{_value(record["model"])},"usage":{_value(record["usage"])},'
+        f'"attributes":{_value(record["attributes"])},"events":{_value(record["events"])}}}'
+    )
+    in_start = len(head) + 1
+    out_start = in_start + len(inputs) + len(',"outputs":')
+    text = f'{head}{inputs},"outputs":{outputs}{tail}'
+    return text, (in_start, len(inputs), out_start, len(outputs))
 
 
 _INSERT_SPAN = """
 INSERT INTO spans (span_id, trace_id, parent_id, name, kind, project, start_ns, end_ns,
-                   status, total_tokens, pid, record)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   status, total_tokens, pid, in_start, in_len, out_start, out_len, record)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 _END_STARTED_SPAN = """
-UPDATE spans SET end_ns = ?, status = ?, total_tokens = ?, record = ?
+UPDATE spans SET end_ns = ?, status = ?, total_tokens = ?,
+                 in_start = ?, in_len = ?, out_start = ?, out_len = ?, record = ?
 WHERE trace_id = ? AND span_id = ? AND end_ns IS NULL
 """
 
 _UPSERT_TRACE = """
 INSERT INTO traces (trace_id, project, start_ns, end_ns, span_count, error_count, open_count,
                     total_tokens, root_span_id, root_name, root_kind, input_preview,
-                    output_preview, pid, search_text)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    output_preview, pid)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (trace_id) DO UPDATE SET
     start_ns = min(traces.start_ns, excluded.start_ns),
     end_ns = CASE WHEN excluded.end_ns IS NULL THEN traces.end_ns
@@ -386,6 +386,5 @@ ON CONFLICT (trace_id) DO UPDATE SET
     root_kind = coalesce(excluded.root_kind, traces.root_kind),
     input_preview = coalesce(excluded.input_preview, traces.input_preview),
     output_preview = coalesce(excluded.output_preview, traces.output_preview),
-    pid = excluded.pid,
-    search_text = substr(traces.search_text || excluded.search_text, 1, 65536)
+    pid = excluded.pid
 """
