@@ -146,6 +146,10 @@ class Pipeline:
         intervals = [getattr(b, "export_interval", None) for b in self.backends]
         self.interval = options.export_interval or min([float(i) for i in intervals if i] or [1.0])
         self._fresh_state()
+        if self.started_runners:
+            # A store shows work in progress: its scan must run even before any
+            # span has ended (an agent whose first span is still open).
+            self._start_worker()
 
     def _fresh_state(self) -> None:
         self._queue: collections.deque[Span] = collections.deque()

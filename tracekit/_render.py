@@ -73,6 +73,32 @@ def _line(record: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
+def owned_tokens(records: Iterable[dict[str, Any]]) -> int:
+    """A trace's total tokens, each counted once: by the innermost span reporting it.
+
+    A framework's LLM span that wraps a client library's LLM span reports the
+    same usage; it owns it only if no span below it reported usage.
+    """
+    spans = list(records)
+    has_usage = {
+        r["span_id"]: isinstance((r.get("usage") or {}).get("total_tokens"), int) for r in spans
+    }
+    parent_of = {r["span_id"]: r["parent_id"] for r in spans}
+    below: set[str] = set()  # spans with a descendant that reports usage
+    for span_id, reports in has_usage.items():
+        if not reports:
+            continue
+        parent, seen = parent_of.get(span_id), 0
+        while parent is not None and parent not in below and seen < len(spans):
+            below.add(parent)
+            parent, seen = parent_of.get(parent), seen + 1
+    return sum(
+        r["usage"]["total_tokens"]
+        for r in spans
+        if has_usage[r["span_id"]] and r["span_id"] not in below
+    )
+
+
 def render_trace(records: Iterable[dict[str, Any]], *, details: bool = True) -> str:
     """Render the records of one trace as an indented tree.
 
@@ -88,7 +114,7 @@ def render_trace(records: Iterable[dict[str, Any]], *, details: bool = True) -> 
     for r in spans:
         parent = r["parent_id"] if r["parent_id"] in ids else None
         children.setdefault(parent, []).append(r)
-    total = sum(((r.get("usage") or {}).get("total_tokens", 0) for r in spans), 0)
+    total = owned_tokens(spans)
     project = clean(str(spans[0]["project"]))
     head = f"trace {clean(str(spans[0]['trace_id']))}  project {project}  {len(spans)} spans"
     if total:

@@ -260,7 +260,9 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
         if args.output is None:
             _write_jsonl(records, out)
             return 0
-        with open(args.output, "w", encoding="utf-8", newline="\n") as target:
+        # Traces hold prompts and model output: the file is private, like the store.
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8", newline="\n") as target:
             count = _write_jsonl(records, target)
     print(f"exported {count} span records to {_render.clean(args.output)}", file=out)
     return 0

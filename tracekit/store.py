@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from tracekit._schema import SchemaTooNew, version
+from tracekit._schema import SCHEMA_VERSION, SchemaTooNew, version
 
 DEFAULT_PATH = os.path.join(".tracekit", "traces.db")
 STATUSES = ("OK", "ERROR", "RUNNING")
@@ -120,7 +120,7 @@ class Store:
             raise StoreError(f"{self.path} is not a tracekit store ({exc})") from None
         if found == 0:
             raise StoreNotFound(f"{self.path} holds no traces yet")
-        if found > 1:
+        if found > SCHEMA_VERSION:
             raise StoreError(
                 str(SchemaTooNew(f"trace store schema {found} is newer than this tracekit"))
             )
@@ -289,7 +289,9 @@ class Store:
             where.append(
                 "trace_id IN (SELECT trace_id FROM traces WHERE start_ns >= ? AND start_ns < ?)"
             )
-            params.extend((since_ns if since_ns is not None else -(2**63), until_ns or 2**63 - 1))
+            low = since_ns if since_ns is not None else -(2**63)
+            high = until_ns if until_ns is not None else 2**63 - 1
+            params.extend((low, high))
         sql = "SELECT record, end_ns, pid FROM spans"
         if where:
             sql += " WHERE " + " AND ".join(where)

@@ -261,6 +261,16 @@ class SqliteBackend:
 _inherited: list[sqlite3.Connection] = []  # connections a forked child must not close
 
 
+def _write_gitignore(path: str) -> None:
+    """Create the store folder's ``.gitignore`` unless it exists (another process may race us)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with open(fd, "w") as f:
+        f.write("# tracekit traces hold prompts and model output: keep them out of git\n*\n")
+
+
 def open_store(path: str, busy_timeout_s: float, *, create: bool) -> sqlite3.Connection:
     """Open a store in WAL mode; with ``create``, make its private folder and file first."""
     if create:
@@ -268,11 +278,9 @@ def open_store(path: str, busy_timeout_s: float, *, create: bool) -> sqlite3.Con
         if not os.path.isdir(folder):
             os.makedirs(folder, mode=0o700, exist_ok=True)
             os.chmod(folder, 0o700)  # makedirs' mode is filtered by the umask
-            ignore = os.path.join(folder, ".gitignore")
-            with open(os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
-                f.write(
-                    "# tracekit traces hold prompts and model output: keep them out of git\n*\n"
-                )
+        elif os.path.basename(folder) == ".tracekit":
+            os.chmod(folder, 0o700)  # our own folder stays private (never a user's folder)
+        _write_gitignore(os.path.join(folder, ".gitignore"))
         if not os.path.exists(path):
             # SQLite gives its -wal and -shm files the database file's mode.
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
