@@ -113,11 +113,6 @@ def test_a_private_folder_ignored_by_git_created_on_first_export_in_wal_mode(tmp
     assert sql(db, "SELECT key, value FROM meta") == [("schema_version", str(SCHEMA_VERSION))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open_store writes a .gitignore holding '*' into whatever folder holds the store: "
-    "sqlite:///traces.db in a project root with no .gitignore makes git ignore the whole project",
-)
 def test_a_store_in_an_existing_folder_leaves_that_folder_alone(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
@@ -285,12 +280,6 @@ def test_two_processes_write_one_store_at_once_and_lose_nothing(tmp_path, spawn)
     assert sql(db, "SELECT count(*), sum(span_count) FROM traces") == [(4001, 4001)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open_store runs PRAGMA journal_mode = WAL once: when two processes create a store "
-    "at once SQLite may answer 'database is locked' at once (no busy wait, to avoid a deadlock; "
-    "seen in 3-60% of such races) and that writer's first batch is lost, not retried",
-)
 def test_a_writer_that_meets_a_locked_store_while_creating_it_loses_no_batch(tmp_path, monkeypatch):
     connect = sqlite3.connect
 
@@ -457,11 +446,6 @@ def test_a_current_store_is_reopened_as_it_is_and_a_newer_one_refused(tmp_path):
     assert span_count(db) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SqliteBackend._connect keeps the connection when migrate() raises SchemaTooNew: "
-    "the next export skips the check and writes into the newer store",
-)
 def test_every_export_into_a_newer_store_is_refused(tmp_path):
     db = tmp_path / "t.db"
     write(db, [rec("1")])
@@ -479,11 +463,6 @@ def test_every_export_into_a_newer_store_is_refused(tmp_path):
 # -- spans open across init() and fork() --------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the writer knows which spans it stored as started only in memory: a span announced "
-    "by the pipeline init() replaced is stored again when it ends, and its trace stays open",
-)
 def test_a_span_open_across_init_is_stored_once_and_ends(tmp_path):
     db = tmp_path / "t.db"
     tracekit.init(f"sqlite:///{db}")
@@ -543,11 +522,6 @@ def test_a_forked_child_writes_its_spans_through_its_own_connection(tmp_path):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the traces row keeps the pid of the last process that wrote to it: once a forked "
-    "child that wrote spans of the trace exits, the trace reads UNFINISHED though its root runs",
-)
 @pytest.mark.filterwarnings(FORK_WARNING)
 def test_a_trace_stays_running_after_a_forked_child_that_wrote_to_it_exits(tmp_path):
     db = tmp_path / "t.db"

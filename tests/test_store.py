@@ -380,11 +380,6 @@ def test_delete_trace_removes_it_and_its_spans_and_vacuum_compacts(db, store):
     assert [r["trace_id"] for r in s.get_trace(small)] == [small]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vacuum() checkpoints before VACUUM, not after: the compacted pages stay in the WAL "
-    "and the database file keeps its size until the last connection closes",
-)
 def test_vacuum_gives_the_space_back_before_it_returns(db, store):
     big, _ = big_and_small(db)
     before = os.path.getsize(db)

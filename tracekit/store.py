@@ -17,7 +17,7 @@ import dataclasses
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -226,9 +226,16 @@ class Store:
         rows = self._conn.execute(sql, (*params, limit + 1)).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        traces = [_summary(row) for row in rows]
+        traces = [_summary(row, self._open_span_pids) for row in rows]
         next_cursor = f"{rows[-1][13]}:{rows[-1][0]}" if more and rows else None
         return Page(traces, next_cursor)
+
+    def _open_span_pids(self, trace_id: str) -> list[int]:
+        """The processes that wrote the trace's still-open spans."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT pid FROM spans WHERE trace_id = ? AND end_ns IS NULL", (trace_id,)
+        ).fetchall()
+        return [row[0] for row in rows if row[0] is not None]
 
     # -- one trace ---------------------------------------------------------------------
 
@@ -315,8 +322,9 @@ class Store:
 
     def vacuum(self) -> None:
         """Give the space of deleted traces back to the file system."""
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.execute("VACUUM")
+        # VACUUM writes the compacted pages through the WAL: copy them back now.
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 _SEARCH_SPANS = """EXISTS (
@@ -337,13 +345,16 @@ def _parse_cursor(cursor: str) -> tuple[int, str]:
         raise ValueError(f"bad cursor {cursor!r}") from None
 
 
-def _summary(row: tuple[Any, ...]) -> TraceSummary:
+def _summary(row: tuple[Any, ...], open_span_pids: Callable[[str], list[int]]) -> TraceSummary:
     (trace_id, project, root_name, root_kind, start_ns, end_ns, span_count, error_count,
-     open_count, total_tokens, input_preview, output_preview, pid, _) = row  # fmt: skip
+     open_count, total_tokens, input_preview, output_preview, _pid, _) = row  # fmt: skip
     if error_count:
         status = "ERROR"
     elif open_count:
-        status = "RUNNING" if process_alive(pid) else "UNFINISHED"
+        # Running while any process holding one of its open spans lives (a
+        # forked child may have written to the trace and exited since).
+        alive = any(process_alive(pid) for pid in open_span_pids(trace_id))
+        status = "RUNNING" if alive else "UNFINISHED"
     else:
         status = "OK"
     return TraceSummary(

@@ -63,7 +63,9 @@ class SqliteBackend:
         self.max_size_mb = max_size_mb
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self._started: set[str] = set()  # span ids written as started, not yet ended
+        # Span ids written as started and not yet ended, shared by every backend
+        # on this file in this process (init() may replace the backend meanwhile).
+        self._started = _started_in(self.path)
         self._usage_below: dict[str, bool] = {}  # parent span id -> a descendant owns usage
         self._batches = 0
 
@@ -71,14 +73,19 @@ class SqliteBackend:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = open_store(self.path, self.busy_timeout_s, create=True)
-            self._conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            self._conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index pages stay cached
-            migrate(self._conn)
-            if self.max_size_mb is not None:
-                page = self._conn.execute("PRAGMA page_size").fetchone()[0]
-                pages = max(1, int(self.max_size_mb * 1024 * 1024 // page))
-                self._conn.execute(f"PRAGMA max_page_count = {pages}")
+            conn = open_store(self.path, self.busy_timeout_s, create=True)
+            try:
+                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+                conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index pages stay cached
+                migrate(conn)  # raises SchemaTooNew for a store a newer tracekit wrote
+                if self.max_size_mb is not None:
+                    page = conn.execute("PRAGMA page_size").fetchone()[0]
+                    pages = max(1, int(self.max_size_mb * 1024 * 1024 // page))
+                    conn.execute(f"PRAGMA max_page_count = {pages}")
+            except BaseException:
+                conn.close()  # checked again on the next batch, never skipped
+                raise
+            self._conn = conn
         return self._conn
 
     # -- writing ---------------------------------------------------------------------
@@ -254,11 +261,39 @@ class SqliteBackend:
         if self._conn is not None:
             _inherited.append(self._conn)
         self._conn = None
-        self._started = set()
+        _STARTED.clear()
+        self._started = _started_in(self.path)
         self._usage_below = {}
 
 
 _inherited: list[sqlite3.Connection] = []  # connections a forked child must not close
+
+
+_STARTED: dict[str, set[str]] = {}
+
+
+def _started_in(path: str) -> set[str]:
+    return _STARTED.setdefault(os.path.realpath(path), set())
+
+
+def _wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """Switch to WAL mode, waiting out another process doing the same.
+
+    SQLite answers "database is locked" at once, without the busy wait, when
+    two connections change the journal mode together (as two processes
+    creating one store do), so this retries for up to the busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)  # back off: the other process holds the lock briefly
+            delay = min(delay * 2, 0.1)
 
 
 def _write_gitignore(path: str) -> None:
@@ -275,12 +310,14 @@ def open_store(path: str, busy_timeout_s: float, *, create: bool) -> sqlite3.Con
     """Open a store in WAL mode; with ``create``, make its private folder and file first."""
     if create:
         folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
+        # A folder tracekit makes, or the default .tracekit, is ours: private,
+        # with a .gitignore of "*". A folder of the user's is left as it is (a
+        # "*" there could make git ignore a whole project).
+        ours = not os.path.isdir(folder) or os.path.basename(folder) == ".tracekit"
+        if ours:
             os.makedirs(folder, mode=0o700, exist_ok=True)
             os.chmod(folder, 0o700)  # makedirs' mode is filtered by the umask
-        elif os.path.basename(folder) == ".tracekit":
-            os.chmod(folder, 0o700)  # our own folder stays private (never a user's folder)
-        _write_gitignore(os.path.join(folder, ".gitignore"))
+            _write_gitignore(os.path.join(folder, ".gitignore"))
         if not os.path.exists(path):
             # SQLite gives its -wal and -shm files the database file's mode.
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
@@ -289,7 +326,7 @@ def open_store(path: str, busy_timeout_s: float, *, create: bool) -> sqlite3.Con
     )
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
     conn.execute("PRAGMA page_size = 8192")  # a new store only: fewer WAL frames per span
-    conn.execute("PRAGMA journal_mode = WAL")
+    _wal(conn, busy_timeout_s)
     conn.execute("PRAGMA wal_autocheckpoint = 8192")  # 64 MiB: hot pages copied once, not often
     conn.execute("PRAGMA journal_size_limit = 67108864")  # truncate a checkpointed WAL to 64 MiB
     return conn
