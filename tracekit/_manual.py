@@ -169,10 +169,10 @@ def _log_tree(span: Span, seen: set[int]) -> int:
         return 0
     seen.add(id(span))
     last_child_end = 0
-    for child in span._children or ():
+    for child in getattr(span, "_children", None) or ():
         child._trace_id, child._parent_id = span._trace_id, span._span_id
         last_child_end = max(last_child_end, _log_tree(child, seen))
-    results = span._results
+    results = getattr(span, "_results", None)
     if results:
         inputs: dict[str, Any] = {}
         outputs: dict[str, Any] = {}

@@ -122,7 +122,7 @@ class Span:
     __slots__ = (
         "__weakref__",
         "_attrs",
-        "_children",
+        "_children",  # hand-built spans only (seed API): read with getattr
         "_error",
         "_events",
         "_extra_size",
@@ -132,7 +132,7 @@ class Span:
         "_outputs",
         "_parent_id",
         "_planned_end_ns",  # only hand-built spans set it; read with getattr
-        "_results",
+        "_results",  # hand-built spans only (seed API): read with getattr
         "_size",
         "_span_id",
         "_status",
@@ -370,22 +370,24 @@ class Span:
         if self.end_ns:
             return
         limits = runtime.limits
-        if self._results is None:
-            self._results = []
-        self._results.append(
+        results = getattr(self, "_results", None)  # unset on spans the decorators open
+        if results is None:
+            results = self._results = []
+        results.append(
             (_serialize.to_jsonable(inputs, limits), _serialize.to_jsonable(outputs, limits))
         )
 
     def add_child_span(self, child: Span) -> None:
         """Attach ``child`` under this span (seed API)."""
-        if self._children is None:
-            self._children = []
-        self._children.append(child)
+        children = getattr(self, "_children", None)  # unset on spans the decorators open
+        if children is None:
+            children = self._children = []
+        children.append(child)
 
     @property
     def child_spans(self) -> list[Span]:
         """The hand-built children of this span."""
-        return list(self._children or ())
+        return list(getattr(self, "_children", None) or ())
 
 
 class NonRecordingSpan(Span):
@@ -455,8 +457,6 @@ def start_span(
     span._usage = None
     span._attrs = None
     span._events = None
-    span._children = None
-    span._results = None
     span._flags = 0
     span._extra_size = 0
     span.end_ns = 0
