@@ -46,6 +46,9 @@ def record(**changes):
             outputs={"output": "ANSWER"},
         ),
         record(trace_id='"not hex"'),  # a processor may change values
+        record(inputs={"s": "x", "i": -3, "b": True, "f": False, "n": None, "big": 10**30}),
+        record(inputs={"nested": {"a": [1, "b"]}, "t": "ok"}, outputs={"output": [1, 2]}),
+        record(inputs={"quote": '"', "backslash": "\\", "ctl": "\x00\x1f", "u": "\ud800"}),
     ],
 )
 def test_encoding_equals_json_dumps_and_locates_the_payloads(rec):

@@ -368,6 +368,24 @@ def _value(value: Any) -> str:
     return _encode_json(value)
 
 
+def _payload_json(payload: dict[str, Any]) -> str:
+    """JSON for a payload dict; formatted directly when its values are str, int, bool or None."""
+    parts = []
+    for key, value in payload.items():
+        t = type(value)
+        if t is str:
+            parts.append(f"{_string(key)}:{_string(value)}")
+        elif t is int:
+            parts.append(f"{_string(key)}:{value}")
+        elif value is None:
+            parts.append(f"{_string(key)}:null")
+        elif t is bool:
+            parts.append(f"{_string(key)}:{'true' if value else 'false'}")
+        else:  # floats, containers: the encoder's rules
+            return _encode_json(payload)
+    return "{" + ",".join(parts) + "}"
+
+
 def _encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
     """The record as JSON, and where its inputs and its outputs sit inside it.
 
@@ -377,11 +395,11 @@ def _encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
     (1-based start, length of the inputs' JSON, then of the outputs') let the
     store search payloads inside the record without keeping a second copy.
     """
-    inputs = _encode_json(record["inputs"])
-    outputs = _encode_json(record["outputs"])
     if tuple(record) != _KEYS:  # a processor added or reordered fields: encode it whole
         text = _encode_json(record)
         return text, (1, len(text), 1, 0)
+    inputs = _payload_json(record["inputs"])
+    outputs = _payload_json(record["outputs"])
     end = record["end_ns"]
     head = (
         f'{{"trace_id":{_string(record["trace_id"])},"span_id":{_string(record["span_id"])},'
