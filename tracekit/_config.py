@@ -292,14 +292,9 @@ def init(
 
 
 def _autopatch(integrations: bool | Iterable[str]) -> None:
-    try:
-        from tracekit import integrations as _integrations  # type: ignore[attr-defined]
-    except ImportError:
-        _guard.log_once(
-            "integrations-missing",
-            "tracekit: init(integrations=...) needs the adapter API, not in this version",
-        )
-        return
+    """``init(integrations=True | [names])``: patch now, or when the library is imported."""
+    from tracekit import integrations as _integrations
+
     names = None if integrations is True else list(integrations)  # type: ignore[arg-type]
     _integrations.autopatch(names)
 
