@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -444,5 +445,8 @@ def _reset() -> None:
         _span.runtime.__init__()  # type: ignore[misc]
         _span.open_spans.clear()
         _context.uninstall_thread_propagation()
+        adapters = sys.modules.get("tracekit.integrations")
+        if adapters is not None:  # a test's patches must not leak into the next test
+            adapters.unpatch()
         _context.CURRENT.set(None)  # in the caller's context (the test's)
         _guard.reset()
