@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracekit import integrations
+from tracekit import _registry, integrations
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "write-an-adapter.md"
 
@@ -18,9 +18,9 @@ def python_blocks() -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _fresh_registry():
-    integrations._reset()
+    _registry._reset()
     yield
-    integrations._reset()
+    _registry._reset()
 
 
 def test_the_example_adapter_is_under_sixty_lines():

@@ -13,14 +13,14 @@ import pytest
 import wrapt
 
 import tracekit
-from tracekit import integrations
+from tracekit import _registry, integrations
 
 
 @pytest.fixture(autouse=True)
 def _fresh_registry():
-    integrations._reset()
+    _registry._reset()
     yield
-    integrations._reset()
+    _registry._reset()
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def test_entry_points_are_discovered():
     ],
 )
 def test_version_specifiers(installed, spec, ok):
-    assert integrations._version_matches(installed, spec) is ok
+    assert _registry._version_matches(installed, spec) is ok
 
 
 # -- stream proxies -------------------------------------------------------------------
