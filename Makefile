@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck docs unit bench clean
 
-$(STAMP): pyproject.toml
+# The first-party adapters are distributions of their own, installed after the core.
+$(STAMP): pyproject.toml integrations/openai/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e integrations/openai
 	touch $(STAMP)
 
 demo: $(STAMP)
