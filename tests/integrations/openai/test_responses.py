@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import openai
 import pytest
 from pydantic import BaseModel
@@ -9,7 +11,8 @@ from pydantic import BaseModel
 import tracekit
 
 pytestmark = pytest.mark.skipif(
-    not hasattr(openai.OpenAI, "responses"), reason="this openai has no Responses API (< 1.66)"
+    importlib.util.find_spec("openai.resources.responses") is None,
+    reason="this openai has no Responses API (< 1.66)",
 )
 
 ANSWER = {

@@ -145,7 +145,10 @@ async def test_the_async_stream_still_behaves_as_openais_stream(capture, async_c
 
 
 def test_the_stream_helper_is_traced_through_create(capture, client):
-    with client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+    completions = client.chat.completions
+    if not hasattr(completions, "stream"):  # openai < 1.92: the helper was in beta
+        completions = client.beta.chat.completions
+    with completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
         for _ in stream:
             pass
         final = stream.get_final_completion()
