@@ -278,3 +278,21 @@ def test_log_inside_a_span_nests_the_tree_under_it(tracekit_capture):
 def test_log_before_init_does_nothing():
     tracekit.log(tracekit.Span(name="ignored"))
     assert tracekit.stats()["created"] == 0
+
+
+def test_content_capture_switches_govern_manual_setters_too(tracekit_capture):
+    """What adapters record goes through the same switches as decorators."""
+    tracekit.init(tracekit_capture.backend, capture_inputs=False, capture_outputs=False)
+    with tracekit.span("call", kind="LLM", inputs={"prompt": "secret plan"}) as s:
+        s.set_inputs({"prompt": "secret plan"})
+        s.set_outputs({"answer": "classified"})
+        s.set_output("classified")
+        s.set_model("m", temperature=0)
+        s.set_usage(prompt_tokens=1, completion_tokens=2)
+    seed = tracekit.Span(name="seed")
+    seed.add_named_result({"q": "secret"}, {"a": "classified"})
+    tracekit.log(seed)
+    for record in tracekit_capture.records:
+        assert record["inputs"] == {}
+        assert record["outputs"] == {}
+    assert tracekit_capture.span("call")["usage"]["total_tokens"] == 3  # metadata still kept

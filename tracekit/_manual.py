@@ -180,8 +180,10 @@ def _log_tree(span: Span, seen: set[int]) -> int:
             inputs.update(_as_mapping(result_in, "input"))
             outputs.update(_as_mapping(result_out, "output"))
         limits = runtime.limits
-        span._inputs = _serialize.freeze(inputs, limits)
-        span._outputs = _serialize.freeze(outputs, limits)
+        if runtime.capture_inputs:
+            span._inputs = _serialize.freeze(inputs, limits)
+        if runtime.capture_outputs:
+            span._outputs = _serialize.freeze(outputs, limits)
     end = getattr(span, "_planned_end_ns", 0) or max(runtime.clock(), last_child_end)
     span.end_ns = max(end, span.start_ns)
     span._size = 256 + span._extra_size + payload_size(span._inputs) + payload_size(span._outputs)

@@ -273,20 +273,20 @@ class Span:
     # -- setters -------------------------------------------------------------------
 
     def set_inputs(self, inputs: Mapping[str, Any]) -> None:
-        """Replace the span's inputs with ``inputs`` (frozen now)."""
-        if not self.end_ns:
+        """Replace the span's inputs (frozen now); nothing with ``capture_inputs=False``."""
+        if not self.end_ns and runtime.capture_inputs:
             self._inputs = _freeze_mapping(inputs, "input")
             self._flags &= ~IN_CLEAN  # new values: the exporter must prepare them
 
     def set_outputs(self, outputs: Mapping[str, Any]) -> None:
-        """Replace the span's outputs with the named values in ``outputs``."""
-        if not self.end_ns:
+        """Replace the outputs with ``outputs``; nothing with ``capture_outputs=False``."""
+        if not self.end_ns and runtime.capture_outputs:
             self._outputs = _freeze_mapping(outputs, "output")
             self._flags &= ~OUT_CLEAN
 
     def set_output(self, value: Any) -> None:
-        """Record a single return value, as ``{"output": value}``."""
-        if not self.end_ns:
+        """Record one value as ``{"output": value}``; nothing with ``capture_outputs=False``."""
+        if not self.end_ns and runtime.capture_outputs:
             self._outputs = freeze_output(value)
             self._flags &= ~OUT_CLEAN
 
