@@ -137,6 +137,7 @@ class OpenAIServer:
 class _Handler(BaseHTTPRequestHandler):
     owner: OpenAIServer
     protocol_version = "HTTP/1.1"  # keep-alive: the client reuses its connection
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

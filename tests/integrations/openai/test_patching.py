@@ -217,7 +217,10 @@ def test_a_patched_method_called_by_another_records_one_span(capture, client):
 
 
 def test_with_tracing_off_calls_pass_through_untouched(client):
-    tracekit.init("memory", enabled=False, integrations=["openai"])
+    tracekit.init("memory", enabled=False)
+    integrations.autopatch(["openai"])
+    resource = openai.resources.chat.completions.Completions
+    assert isinstance(resource.__dict__["create"], wrapt.FunctionWrapper)
     completion = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     stream = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
     assert type(completion).__name__ == "ChatCompletion"
