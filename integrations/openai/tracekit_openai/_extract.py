@@ -55,6 +55,22 @@ def get(obj: Any, name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
+def get_optional(obj: Any, name: str) -> Any:
+    """Like :func:`get`, for a field most responses lack (``parsed``, ``output_parsed``).
+
+    Asking a pydantic model for an attribute it does not have goes through its
+    slow ``__getattr__``; a model whose class declares no such field or
+    property is answered None at once.
+    """
+    if obj is None or isinstance(obj, dict):
+        return get(obj, name)
+    cls = type(obj)
+    fields = getattr(cls, "model_fields", None)
+    if isinstance(fields, dict) and name not in fields and not hasattr(cls, name):
+        return None
+    return get(obj, name)
+
+
 def given(value: Any) -> bool:
     """Whether a keyword was really passed (not None, NOT_GIVEN or omit)."""
     return value is not None and type(value).__name__ not in _SENTINELS
@@ -146,7 +162,7 @@ def chat_message(message: Any) -> dict[str, Any]:
             "name": get(function_call, "name"),
             "arguments": get(function_call, "arguments"),
         }
-    parsed = get(message, "parsed")  # .parse(): the response_format model instance
+    parsed = get_optional(message, "parsed")  # .parse(): the response_format model instance
     if parsed is not None:
         out["parsed"] = parsed
     return out
@@ -242,7 +258,7 @@ def responses_found(response: Any) -> Found:
         message["refusal"] = "".join(refusals)
     if calls:
         message["tool_calls"] = calls
-    parsed = get(response, "output_parsed")  # responses.parse(): the text_format instance
+    parsed = get_optional(response, "output_parsed")  # responses.parse(): the text_format
     if parsed is not None:
         message["parsed"] = parsed
     status = get(response, "status")
