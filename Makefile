@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/memory_bound.py
 	$(BIN)/python benchmarks/sqlite_store.py
+	$(BIN)/python benchmarks/openai_overhead.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache
