@@ -7,6 +7,7 @@ import pytest
 from pydantic import BaseModel
 
 import tracekit
+from tracekit.backends import MemoryBackend
 
 HAS_CHAT_PARSE = hasattr(openai.resources.chat.completions.Completions, "parse")
 
@@ -292,3 +293,27 @@ async def test_calls_inside_an_agent_nest_under_it(capture, caller):
         """
     )
     assert len(capture.trace_ids()) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_with_content_capture_off_only_metadata_is_recorded(client, stream):
+    backend = MemoryBackend()
+    tracekit.init(backend, capture_inputs=False, capture_outputs=False)
+    tracekit.integrations.autopatch(["openai"])
+    result = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=MESSAGES,
+        temperature=0.2,
+        stream=stream,
+        stream_options={"include_usage": True} if stream else openai.NOT_GIVEN,
+    )
+    if stream:
+        list(result)
+    tracekit.flush()
+    [record] = backend.records
+    assert record["inputs"] == {}
+    assert record["outputs"] == {}
+    assert record["model"] == "gpt-4o-mini-2024-07-18"
+    assert record["usage"] == USAGE
+    assert record["attributes"]["model_parameters"]["temperature"] == 0.2
+    assert record["attributes"]["openai.finish_reasons"] == ["stop"]
