@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck docs unit bench clean
+.PHONY: demo test lint typecheck docs unit openai-oldest bench clean
 
 # The first-party adapters are distributions of their own, installed after the core.
 $(STAMP): pyproject.toml integrations/openai/pyproject.toml
@@ -14,10 +14,22 @@ $(STAMP): pyproject.toml integrations/openai/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e integrations/openai
 	touch $(STAMP)
 
+# The oldest openai the adapter supports (integrations/openai/README.md), in a venv of its
+# own inside .venv: its API differs (no Responses API, parse only in beta and built on
+# create). openai < 1.55.3 passes `proxies` to httpx, which httpx 0.28 removed: pin it.
+OLDEST       := $(VENV)/openai-oldest
+OLDEST_STAMP := $(OLDEST)/.installed
+$(OLDEST_STAMP): pyproject.toml integrations/openai/pyproject.toml
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -m pip install --quiet 'openai==1.40.8' 'httpx<0.28' -e '.[test]'
+	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e integrations/openai
+	touch $(OLDEST_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/tracekit demo
 
-test: lint typecheck unit docs
+test: lint typecheck unit openai-oldest docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,6 +43,9 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m coverage run -m pytest
 	$(BIN)/python -m coverage report
+
+openai-oldest: $(OLDEST_STAMP)
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/integrations/openai
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
