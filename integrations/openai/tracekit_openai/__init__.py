@@ -98,9 +98,11 @@ class OpenAIIntegration(Integration):
     def _patch(self) -> None:
         import openai
 
+        models = (openai.BaseModel,)
         unread = (openai.APIResponse, openai.AsyncAPIResponse)
         for module, path, endpoint, is_async, required in TARGETS:
-            call = AsyncCall(endpoint, unread) if is_async else SyncCall(endpoint, unread)
+            kind = AsyncCall if is_async else SyncCall
+            call = kind(endpoint, models, unread)
             try:
                 wrap(module, path, call)
             except (ImportError, AttributeError):

@@ -81,19 +81,23 @@ EMBEDDINGS_CREATE = Endpoint(
 
 
 class _Call:
-    """Configuration shared by the twins: the endpoint, and the unread response types.
+    """Configuration shared by the twins: the endpoint, and openai's response types.
 
-    ``unread`` are openai's ``APIResponse`` classes, which
-    ``with_streaming_response`` returns before the body is read: tracekit never
-    reads it for the caller. ``live`` turns False on unpatch, so a reference
-    bound while patched (``with_raw_response`` caches the bound ``create``)
-    stops tracing too.
+    ``models`` is ``openai.BaseModel``, the base of every typed response: the
+    common case, told apart at once. ``unread`` are openai's ``APIResponse``
+    classes, which ``with_streaming_response`` returns before the body is
+    read: tracekit never reads it for the caller. ``live`` turns False on
+    unpatch, so a reference bound while patched (``with_raw_response`` caches
+    the bound ``create``) stops tracing too.
     """
 
-    __slots__ = ("endpoint", "live", "unread")
+    __slots__ = ("endpoint", "live", "models", "unread")
 
-    def __init__(self, endpoint: Endpoint, unread: tuple[type, ...] = ()) -> None:
+    def __init__(
+        self, endpoint: Endpoint, models: tuple[type, ...] = (), unread: tuple[type, ...] = ()
+    ) -> None:
         self.endpoint = endpoint
+        self.models = models
         self.unread = unread
         self.live = True
 
@@ -190,9 +194,12 @@ def _start(call: _Call, kwargs: Mapping[str, Any]) -> tuple[Span, str | None] | 
 
 def _fail(span: Span, exc: BaseException) -> None:
     """End the span with the API's error (the caller re-raises it unchanged)."""
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        span.set_attribute("openai.status_code", status)
+    try:
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int):
+            span.set_attribute("openai.status_code", status)
+    except Exception as inner:
+        _internal_error(inner, "fail")
     finish_span(span, exc)
 
 
@@ -209,6 +216,7 @@ def _end(
         accumulator = call.endpoint.accumulator
         if (
             accumulator is not None
+            and _extract.is_stream(kwargs)
             and (hasattr(result, "__next__") or hasattr(result, "__anext__"))
             and not isinstance(result, call.unread)
         ):
@@ -232,7 +240,7 @@ def _record(
     the span records the HTTP status only.
     """
     body = result
-    if hasattr(result, "http_response"):
+    if not isinstance(result, call.models) and hasattr(result, "http_response"):
         span.set_attribute("openai.raw_response", True)
         status = getattr(result, "status_code", None)
         if isinstance(status, int):
