@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
+import wrapt
+
 import tracekit
 from tracekit import Span
 from tracekit.integrations import (
@@ -127,7 +129,7 @@ class SyncCall(_Call):
             raise
         finally:
             _RUNNING.reset(token)
-        return _end(self, span, model, kwargs, result, TracedStream)
+        return _end(self, span, model, kwargs, result, _Stream)
 
 
 class AsyncCall(_Call):
@@ -160,7 +162,61 @@ class AsyncCall(_Call):
             raise
         finally:
             _RUNNING.reset(token)
-        return _end(self, span, model, kwargs, result, AsyncTracedStream)
+        return _end(self, span, model, kwargs, result, _AsyncStream)
+
+
+class _Stream(TracedStream):
+    """openai's ``Stream``, traced; closing its ``response`` ends the span too.
+
+    openai's helpers (``chat.completions.stream()``, ``responses.stream()``)
+    close the stream they wrap by closing ``stream.response``: routed through
+    here, that ends the span when the helper's ``with`` block is left, not when
+    the helper is garbage-collected.
+    """
+
+    @property
+    def response(self) -> Any:
+        """The HTTP response; its ``close()`` also closes this stream."""
+        return _ClosingResponse(self.__wrapped__.response, self)
+
+
+class _AsyncStream(AsyncTracedStream):
+    """The async twin of :class:`_Stream` (``aclose()`` on the response)."""
+
+    @property
+    def response(self) -> Any:
+        """The HTTP response; its ``aclose()`` also closes this stream."""
+        return _AsyncClosingResponse(self.__wrapped__.response, self)
+
+
+class _ClosingResponse(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """An HTTP response whose ``close()`` also closes its traced stream (ending the span)."""
+
+    def __init__(self, response: Any, stream: _Stream) -> None:
+        super().__init__(response)
+        self._self_stream = stream
+
+    def close(self) -> Any:
+        """Close the response, then the stream."""
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_stream.close()
+
+
+class _AsyncClosingResponse(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """The async twin of :class:`_ClosingResponse` (``aclose()``)."""
+
+    def __init__(self, response: Any, stream: _AsyncStream) -> None:
+        super().__init__(response)
+        self._self_stream = stream
+
+    async def aclose(self) -> Any:
+        """Close the response, then the stream."""
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            await self._self_stream.close()
 
 
 def _start(call: _Call, kwargs: Mapping[str, Any]) -> tuple[Span, str | None] | None:
@@ -209,7 +265,7 @@ def _end(
     model: str | None,
     kwargs: Mapping[str, Any],
     result: Any,
-    proxy: type[TracedStream] | type[AsyncTracedStream],
+    proxy: type[_Stream] | type[_AsyncStream],
 ) -> Any:
     """Return what the caller gets: the result, or the stream wrapped to end the span."""
     try:

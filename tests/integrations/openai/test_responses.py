@@ -142,6 +142,16 @@ async def test_the_stream_helper_is_traced_once(capture, async_client):
     assert record["outputs"] == ANSWER
 
 
+def test_leaving_the_stream_helper_early_ends_the_span_at_once(capture, client):
+    with client.responses.stream(model="gpt-4o-mini", input="Capital?") as stream:
+        for event in stream:
+            if event.type == "response.output_text.delta":
+                break
+    [record] = capture.records
+    assert record["attributes"]["tracekit.end_reason"] == "closed"
+    assert record["outputs"]["message"]["content"] == "Paris"
+
+
 async def test_a_responses_call_nests_under_the_current_span(capture, caller):
     with tracekit.span("turn", kind="AGENT"):
         await caller.run(responses, model="gpt-4o-mini", input="Capital?", stream=True)

@@ -19,6 +19,12 @@ def content(record):
     return record["outputs"]["message"]["content"]
 
 
+def chat_helper(client):
+    """``chat.completions.stream()``; in ``beta`` before openai 1.92."""
+    completions = client.chat.completions
+    return completions if hasattr(completions, "stream") else client.beta.chat.completions
+
+
 @pytest.mark.parametrize("include_usage", [True, False], ids=["include_usage", "no_usage"])
 async def test_usage_comes_from_the_final_chunk_only_when_asked_for(
     capture, caller, server, include_usage
@@ -145,10 +151,7 @@ async def test_the_async_stream_still_behaves_as_openais_stream(capture, async_c
 
 
 def test_the_stream_helper_is_traced_through_create(capture, client):
-    completions = client.chat.completions
-    if not hasattr(completions, "stream"):  # openai < 1.92: the helper was in beta
-        completions = client.beta.chat.completions
-    with completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+    with chat_helper(client).stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
         for _ in stream:
             pass
         final = stream.get_final_completion()
@@ -157,6 +160,31 @@ def test_the_stream_helper_is_traced_through_create(capture, client):
     assert record["name"] == "openai.chat.completions.create"
     assert content(record) == FULL_TEXT
     assert record["attributes"]["model_parameters"]["stream"] is True
+
+
+def test_leaving_the_stream_helper_early_ends_the_span_at_once(capture, client):
+    with chat_helper(client).stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+        for _ in stream:
+            break
+    [record] = capture.records  # ended by the helper's close, not by garbage collection
+    assert record["attributes"]["tracekit.end_reason"] == "closed"
+
+
+async def test_leaving_the_async_stream_helper_early_ends_the_span_at_once(capture, async_client):
+    async with chat_helper(async_client).stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+        async for _ in stream:
+            break
+    [record] = capture.records
+    assert record["attributes"]["tracekit.end_reason"] == "closed"
+
+
+def test_closing_the_http_response_ends_the_span(capture, client):
+    stream = client.chat.completions.create(**stream_kwargs())
+    next(iter(stream))
+    stream.response.close()
+    [record] = capture.records
+    assert record["attributes"]["tracekit.end_reason"] == "closed"
+    assert stream.response.is_closed
 
 
 def test_streams_open_at_once_are_recorded_apart(capture, client):
