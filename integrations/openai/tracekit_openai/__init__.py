@@ -38,9 +38,10 @@ patched method calls records nothing of its own (openai 1.40's
 ``beta.chat.completions.parse`` calls ``chat.completions.create``), so one
 call is one span.
 
-Supported: openai 1.40 to 3.x (tested: 1.40.8, the oldest, and 3.54.0). The
-Responses API is traced where openai has it (1.66 on), ``chat.completions.parse``
-likewise (``beta.chat.completions.parse`` before it).
+Supported: openai 1.40 to 3.x. Tested: 1.40.8 (the oldest; ``make test`` runs
+the adapter's tests on it too), 1.66.5 (the first with the Responses API) and
+3.54.0. The Responses API is traced where openai has it (1.66 on),
+``chat.completions.parse`` likewise (``beta.chat.completions.parse`` before it).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ The two twins differ only by ``await``.
 The user's call runs exactly once and its exception propagates unchanged (the
 same object). Our own failures never reach the caller: they are counted in
 :data:`internal_errors` and logged once through the ``tracekit`` logger,
-without payloads, and the call goes on with a partial span or none.
+without payloads, and the call goes on with a partial span or none (the
+adapter's own tests fail on any such error).
 """
 
 from __future__ import annotations
@@ -316,7 +317,7 @@ def _internal_error(exc: Exception, where: str) -> None:
         _logged.add(where)
     if first:
         logger.warning(
-            "tracekit: the openai integration failed in %s (%s); the call goes on untraced",
+            "tracekit: the openai integration failed in %s (%s); its span may be incomplete",
             where,
             type(exc).__name__,
         )

@@ -20,7 +20,7 @@ def content(record):
 
 
 def chat_helper(client):
-    """``chat.completions.stream()``; in ``beta`` before openai 1.92."""
+    """``chat.completions.stream()``; in ``beta`` in older openai releases."""
     completions = client.chat.completions
     return completions if hasattr(completions, "stream") else client.beta.chat.completions
 
