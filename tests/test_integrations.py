@@ -302,3 +302,16 @@ def test_helpers_are_inert_when_tracing_is_off():
     assert span.is_recording is False
     stream = integrations.trace_stream("off", "LLM", None, lambda: iter([1]), Join())
     assert list(stream) == [1]
+
+
+def test_adapter_failures_are_counted_and_strict_under_the_plugin(tracekit_capture):
+    from tracekit import _guard
+
+    with pytest.raises(KeyError):
+        integrations.internal_error(KeyError("bad chunk"), "fake.extract")
+    assert tracekit.stats()["internal_errors"] == 1
+    _guard.reset()
+    _guard.set_strict(False)
+    integrations.internal_error(KeyError("bad chunk"), "fake.extract")  # production: no raise
+    assert tracekit.stats()["internal_errors"] == 1
+    _guard.reset()

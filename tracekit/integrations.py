@@ -62,6 +62,7 @@ __all__ = [
     "current",
     "finish_span",
     "get",
+    "internal_error",
     "open_span",
     "register",
     "registered",
@@ -174,6 +175,21 @@ def finish_span(span: Span, error: BaseException | None = None) -> None:
             end_span(span)
     except Exception as exc:
         _guard.internal_error(exc, "integrations.finish_span")
+
+
+def internal_error(exc: Exception, where: str) -> None:
+    """Report an adapter's own failure the way tracekit reports its own.
+
+    Counted in ``stats()["internal_errors"]``, logged once per ``where``
+    through the ``tracekit`` logger (never with payloads), and re-raised only
+    under the pytest plugin (strict mode), so a bug in an adapter fails its
+    tests but never the application.
+
+    Args:
+        exc: the exception the adapter's code raised.
+        where: a short stable name of the place, e.g. ``"skycast.extract"``.
+    """
+    _guard.internal_error(exc, f"adapter.{where}")
 
 
 def trace_stream(
