@@ -244,9 +244,13 @@ class Pipeline:
         queue = self._queue
         batch_size = self.options.batch_size
         while queue:
-            # Only this thread takes from the queue, so len() can only grow meanwhile.
+            # Only this thread takes from the queue, so len() can only grow
+            # meanwhile, except when shutdown clears it at its deadline.
             pop = queue.popleft
-            batch: list[Span] = [pop() for _ in range(min(len(queue), batch_size))]
+            try:
+                batch: list[Span] = [pop() for _ in range(min(len(queue), batch_size))]
+            except IndexError:
+                return
             self._inflight = len(batch)
             self._inflight_counted = False
             try:
