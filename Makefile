@@ -7,11 +7,12 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint typecheck docs unit openai-oldest bench clean
 
 # The first-party adapters are distributions of their own, installed after the core.
-$(STAMP): pyproject.toml integrations/openai/pyproject.toml
+$(STAMP): pyproject.toml integrations/openai/pyproject.toml integrations/langchain/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet -e integrations/openai
+	$(BIN)/python -m pip install --quiet -e integrations/langchain
 	touch $(STAMP)
 
 # The oldest openai the adapter supports (integrations/openai/README.md), in a venv of its

@@ -1,0 +1,99 @@
+"""What a LangChain run says, as tracekit wants it: pure functions over plain data.
+
+Nothing here imports langchain-core or touches a span: the handler
+(:mod:`tracekit_langchain._handler`) passes in a run's fields (its type, name,
+``extra`` and ``metadata``) or an ``LLMResult``, and gets back a kind, a model
+name with its parameters, token usage and an output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# LangChain's run types and the tracekit kind each becomes; unknown ones are CHAIN.
+RUN_KINDS: dict[str, str] = {
+    "chain": "CHAIN",
+    "prompt": "CHAIN",
+    "parser": "CHAIN",
+    "llm": "LLM",
+    "chat_model": "LLM",
+    "tool": "TOOL",
+    "retriever": "RETRIEVER",
+    "embedding": "EMBEDDING",
+}
+
+# A chain whose name is one of these (or ends with "Agent") is an agent.
+AGENT_NAMES = frozenset({"AgentExecutor", "LangGraph", "CompiledStateGraph", "CompiledGraph"})
+
+# Invocation parameters that are not model parameters.
+_NOT_PARAMS = frozenset({"model", "model_name", "_type", "stop", "stream", "api_key"})
+
+
+def kind_for(run_type: str, name: str) -> str:
+    """The tracekit kind of a run: its run type's, AGENT for agent executors and graphs."""
+    kind = RUN_KINDS.get(run_type, "CHAIN")
+    if kind == "CHAIN" and (name in AGENT_NAMES or name.endswith("Agent")):
+        return "AGENT"
+    return kind
+
+
+def model_and_params(
+    extra: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None
+) -> tuple[str | None, dict[str, Any]]:
+    """The model name and its request parameters, from a run's invocation parameters."""
+    params = dict((extra or {}).get("invocation_params") or {})
+    model = params.get("model") or params.get("model_name") or params.get("model_id")
+    if model is None and metadata:
+        model = metadata.get("ls_model_name")
+    kept = {k: v for k, v in params.items() if k not in _NOT_PARAMS and v is not None}
+    return (str(model) if model is not None else None), kept
+
+
+def _message(generation: Any) -> Any:
+    return getattr(generation, "message", None)
+
+
+def usage(result: Any) -> dict[str, int] | None:
+    """Token usage of an ``LLMResult``: ``llm_output.token_usage``, else messages' metadata.
+
+    The provider's ``token_usage`` (the raw counters) wins; otherwise the
+    ``usage_metadata`` of every generated message is summed.
+    """
+    llm_output = getattr(result, "llm_output", None) or {}
+    raw = llm_output.get("token_usage") or llm_output.get("usage")
+    if isinstance(raw, Mapping) and raw:
+        prompt = int(raw.get("prompt_tokens") or raw.get("input_tokens") or 0)
+        completion = int(raw.get("completion_tokens") or raw.get("output_tokens") or 0)
+        total = int(raw.get("total_tokens") or prompt + completion)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+    found = False
+    prompt = completion = total = 0
+    for batch in getattr(result, "generations", None) or ():
+        for generation in batch:
+            meta = getattr(_message(generation), "usage_metadata", None)
+            if not meta:
+                continue
+            found = True
+            prompt += int(meta.get("input_tokens") or 0)
+            completion += int(meta.get("output_tokens") or 0)
+            total += int(meta.get("total_tokens") or 0)
+    if not found:
+        return None
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": total or prompt + completion,
+    }
+
+
+def llm_output(result: Any) -> Any:
+    """What a model produced: its message (or text), or a list of them for a batch."""
+    outputs = []
+    for batch in getattr(result, "generations", None) or ():
+        for generation in batch:
+            message = _message(generation)
+            outputs.append(message if message is not None else getattr(generation, "text", None))
+    if len(outputs) == 1:
+        return outputs[0]
+    return outputs
