@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracekit import _config, _guard
-from tracekit.integrations import Integration, unwrap, wrap
+from tracekit import _config
+from tracekit.integrations import Integration, internal_error, unwrap, wrap
 from tracekit_langchain._handler import TracekitTracer, enter_run
 
 __all__ = ["LangChainIntegration", "TracekitTracer"]
@@ -65,14 +65,14 @@ class LangChainIntegration(Integration):
                 if not any(h is tracer for h in instance.handlers):
                     instance.add_handler(tracer, inherit=True)
             except Exception as exc:
-                _guard.internal_error(exc, "langchain.manager", reraise=False)
+                internal_error(exc, "langchain.manager")
 
         def set_config_context(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             result = wrapped(*args, **kwargs)
             try:
                 enter_run(tracer, args[0] if args else kwargs.get("config"))
             except Exception as exc:
-                _guard.internal_error(exc, "langchain.config", reraise=False)
+                internal_error(exc, "langchain.config")
             return result
 
         wrap(*_MANAGER, manager_init)

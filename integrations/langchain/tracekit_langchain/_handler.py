@@ -15,8 +15,9 @@ current span is the nearer ancestor and wins. The reverse direction (tracekit
 spans inside a runnable) is :func:`enter_run`, called where LangChain sets up
 the context a runnable's body runs in.
 
-Our failures never reach LangChain: each is counted through tracekit's guard
-and logged once (the pytest plugin's capture fails the test on any).
+Our failures go through :func:`tracekit.integrations.internal_error`: counted
+and logged once in production, raised under the pytest plugin (where
+LangChain logs it and the capture fixture fails the test on the count).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from uuid import UUID
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
 
-from tracekit import Span, _config, _guard
+from tracekit import Span, _config
 from tracekit._context import CURRENT
 from tracekit._span import NON_RECORDING, open_spans, sampled_out, start_span
-from tracekit.integrations import finish_span
+from tracekit.integrations import finish_span, internal_error
 from tracekit_langchain import _extract
 
 
@@ -142,13 +143,13 @@ class TracekitTracer(BaseTracer):
         try:
             self._open(run)
         except Exception as exc:
-            _guard.internal_error(exc, "langchain.start", reraise=False)
+            internal_error(exc, "langchain.start")
 
     def _end_trace(self, run: Run) -> None:
         try:
             self._close(run)
         except Exception as exc:
-            _guard.internal_error(exc, "langchain.end", reraise=False)
+            internal_error(exc, "langchain.end")
         super()._end_trace(run)
 
     def _open(self, run: Run) -> None:

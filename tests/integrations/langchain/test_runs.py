@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import call, outline, shape
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.language_models import FakeListChatModel, FakeListLLM
@@ -14,6 +13,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda, RunnableParallel
 from langchain_core.tools import tool
+from lc_helpers import call, outline, shape
 
 PROMPT = ChatPromptTemplate.from_messages(
     [("system", "Be brief."), ("human", "Tell me about {topic}")]

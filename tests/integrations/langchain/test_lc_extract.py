@@ -1,0 +1,82 @@
+"""The pure extraction functions, on plain data."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from tracekit_langchain import _extract
+
+
+@pytest.mark.parametrize(
+    ("run_type", "name", "kind"),
+    [
+        ("chain", "RunnableSequence", "CHAIN"),
+        ("prompt", "ChatPromptTemplate", "CHAIN"),
+        ("parser", "StrOutputParser", "CHAIN"),
+        ("llm", "FakeListLLM", "LLM"),
+        ("chat_model", "ChatOpenAI", "LLM"),
+        ("tool", "search", "TOOL"),
+        ("retriever", "VectorStoreRetriever", "RETRIEVER"),
+        ("embedding", "OpenAIEmbeddings", "EMBEDDING"),
+        ("chain", "AgentExecutor", "AGENT"),
+        ("chain", "LangGraph", "AGENT"),
+        ("chain", "ReActAgent", "AGENT"),
+        ("tool", "AgentExecutor", "TOOL"),
+        ("something_new", "X", "CHAIN"),
+    ],
+)
+def test_kinds(run_type, name, kind):
+    assert _extract.kind_for(run_type, name) == kind
+
+
+def test_model_and_params_from_invocation_params():
+    extra = {
+        "invocation_params": {
+            "model": "gpt-4o-mini",
+            "_type": "openai-chat",
+            "temperature": 0.1,
+            "stop": None,
+            "max_tokens": None,
+            "n": 1,
+        }
+    }
+    assert _extract.model_and_params(extra, None) == ("gpt-4o-mini", {"temperature": 0.1, "n": 1})
+
+
+def test_model_falls_back_to_metadata():
+    assert _extract.model_and_params({}, {"ls_model_name": "m"}) == ("m", {})
+    assert _extract.model_and_params(None, None) == (None, {})
+
+
+def _gen(text, usage=None):
+    message = SimpleNamespace(content=text, usage_metadata=usage)
+    return SimpleNamespace(message=message, text=text)
+
+
+def test_usage_prefers_the_providers_token_usage():
+    result = SimpleNamespace(
+        llm_output={"token_usage": {"prompt_tokens": 5, "completion_tokens": 2}},
+        generations=[[_gen("a", {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2})]],
+    )
+    assert _extract.usage(result) == {
+        "prompt_tokens": 5,
+        "completion_tokens": 2,
+        "total_tokens": 7,
+    }
+
+
+def test_usage_sums_usage_metadata_and_is_none_without_any():
+    usage = {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4}
+    result = SimpleNamespace(llm_output=None, generations=[[_gen("a", usage)], [_gen("b", usage)]])
+    assert _extract.usage(result) == {"prompt_tokens": 6, "completion_tokens": 2, "total_tokens": 8}
+    assert _extract.usage(SimpleNamespace(llm_output={}, generations=[[_gen("a")]])) is None
+
+
+def test_llm_output_is_one_message_or_a_list():
+    one = SimpleNamespace(generations=[[_gen("a")]])
+    assert _extract.llm_output(one).content == "a"
+    text = SimpleNamespace(generations=[[SimpleNamespace(text="t")]])
+    assert _extract.llm_output(text) == "t"
+    two = SimpleNamespace(generations=[[_gen("a")], [_gen("b")]])
+    assert [m.content for m in _extract.llm_output(two)] == ["a", "b"]
