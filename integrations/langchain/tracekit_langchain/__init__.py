@@ -20,6 +20,12 @@ How: langchain-core's own extension points, no runnable is wrapped.
   spans opened inside a runnable (decorated functions, patched OpenAI calls)
   nest under it. This is where langchain-core itself attaches LangSmith's
   parent run; it is private, so patching fails (logged once) if it is gone.
+* ``BaseChatModel._generate_with_cache``/``_agenerate_with_cache`` and
+  ``BaseLLM._generate_helper``/``_agenerate_helper`` (private too) receive
+  the run's callback manager: the run's span is made current around them, so
+  the model's own request (an OpenAI call) nests under the model's span.
+  Not yet for a model's native ``_stream``/``_astream``, which langchain-core
+  calls without a run manager.
 
 Kinds: chain, prompt and parser runs are CHAIN (AGENT for agent executors and
 graphs), chat models and LLMs LLM, tools TOOL, retrievers RETRIEVER.
@@ -32,8 +38,8 @@ from __future__ import annotations
 from typing import Any
 
 from tracekit import _config
-from tracekit.integrations import Integration, internal_error, unwrap, wrap
-from tracekit_langchain._handler import TracekitTracer, enter_run
+from tracekit.integrations import Integration, current, internal_error, unwrap, wrap
+from tracekit_langchain._handler import TracekitTracer, enter_run, model_run_span
 
 __all__ = ["LangChainIntegration", "TracekitTracer"]
 
@@ -41,6 +47,16 @@ __version__ = "0.1.0.dev0"
 
 _MANAGER = ("langchain_core.callbacks.base", "BaseCallbackManager.__init__")
 _CONFIG = ("langchain_core.runnables.config", "_set_config_context")
+# A model's own request runs inside these, with the run manager of its run:
+# (module, "Class.method", name of the run manager argument, its position).
+_CHAT = "langchain_core.language_models.chat_models"
+_LLM = "langchain_core.language_models.llms"
+_MODEL_CALLS = (
+    (_CHAT, "BaseChatModel._generate_with_cache", "run_manager", False),
+    (_CHAT, "BaseChatModel._agenerate_with_cache", "run_manager", True),
+    (_LLM, "BaseLLM._generate_helper", "run_managers", False),
+    (_LLM, "BaseLLM._agenerate_helper", "run_managers", True),
+)
 
 
 class LangChainIntegration(Integration):
@@ -77,6 +93,8 @@ class LangChainIntegration(Integration):
 
         wrap(*_MANAGER, manager_init)
         wrap(*_CONFIG, set_config_context)
+        for module, path, argument, is_async in _MODEL_CALLS:
+            wrap(module, path, _model_call(tracer, argument, is_async))
 
     def _unpatch(self) -> None:
         if self.tracer is not None:
@@ -84,3 +102,36 @@ class LangChainIntegration(Integration):
             self.tracer = None
         unwrap(*_MANAGER)
         unwrap(*_CONFIG)
+        for module, path, *_ in _MODEL_CALLS:
+            unwrap(module, path)
+
+
+def _model_call(tracer: TracekitTracer, argument: str, is_async: bool) -> Any:
+    """The wrapper making a model run's span current around the model's own request."""
+
+    def find(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            manager = kwargs[argument] if argument in kwargs else args[2]
+            return model_run_span(tracer, manager)
+        except Exception as exc:
+            internal_error(exc, "langchain.model")
+            return None
+
+    def sync_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        span = find(args, kwargs) if len(args) > 2 or argument in kwargs else None
+        if span is None:
+            return wrapped(*args, **kwargs)
+        with current(span):
+            return wrapped(*args, **kwargs)
+
+    async def run_async(span: Any, wrapped: Any, args: Any, kwargs: Any) -> Any:
+        with current(span):
+            return await wrapped(*args, **kwargs)
+
+    def async_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        span = find(args, kwargs) if len(args) > 2 or argument in kwargs else None
+        if span is None:
+            return wrapped(*args, **kwargs)
+        return run_async(span, wrapped, args, kwargs)
+
+    return async_call if is_async else sync_call

@@ -206,24 +206,17 @@ class TracekitTracer(BaseTracer):
             finish_span(span, error)
 
 
-def enter_run(tracer: TracekitTracer, config: Any) -> None:
-    """Make the span of the run that owns ``config``'s callbacks current, in this context.
+def _span_to_enter(tracer: TracekitTracer, run_id: Any) -> Span | None:
+    """The span of run ``run_id`` if it should become current here, else None.
 
-    Called right after LangChain's ``_set_config_context`` sets the child config
-    in the copied context that a runnable's body then runs in (LangChain attaches
-    LangSmith's parent run at exactly that point): tracekit spans opened by
-    that body nest under the run's span. The copied context is discarded when
-    the body is done, so nothing has to be reset. A current span already
-    inside the run's span is left alone.
+    None too when the current span is that span or lies inside it already
+    (the nearest span wins).
     """
-    if not tracer.live or not isinstance(config, Mapping):
-        return
-    run_id = getattr(config.get("callbacks"), "parent_run_id", None)
-    if run_id is None:
-        return
+    if not tracer.live or run_id is None:
+        return None
     span = tracer.span_for(run_id)
     if span is None:
-        return
+        return None
     current = CURRENT.get()
     if current is span or (
         current is not None
@@ -231,5 +224,34 @@ def enter_run(tracer: TracekitTracer, config: Any) -> None:
         and span is not NON_RECORDING
         and _inside(current, span)
     ):
+        return None
+    return span
+
+
+def enter_run(tracer: TracekitTracer, config: Any) -> None:
+    """Make the span of the run that owns ``config``'s callbacks current, in this context.
+
+    Called right after LangChain's ``_set_config_context`` sets the child config
+    in the copied context that a runnable's body then runs in (LangChain attaches
+    LangSmith's parent run at exactly that point): tracekit spans opened by
+    that body nest under the run's span. The copied context is discarded when
+    the body is done, so nothing has to be reset.
+    """
+    if not isinstance(config, Mapping):
         return
-    CURRENT.set(span)
+    span = _span_to_enter(tracer, getattr(config.get("callbacks"), "parent_run_id", None))
+    if span is not None:
+        CURRENT.set(span)
+
+
+def model_run_span(tracer: TracekitTracer, run_manager: Any) -> Span | None:
+    """The span to make current around a model's own request, from its run manager.
+
+    A model's ``_generate`` runs without a child context of its own, so the
+    request it makes (an OpenAI call) would otherwise nest beside the model's
+    span instead of under it. ``run_manager`` is a ``CallbackManagerForLLMRun``,
+    or for LLMs the list of them (one per prompt; only a single one is used).
+    """
+    if isinstance(run_manager, list):
+        run_manager = run_manager[0] if len(run_manager) == 1 else None
+    return _span_to_enter(tracer, getattr(run_manager, "run_id", None))

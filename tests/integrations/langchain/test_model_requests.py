@@ -1,0 +1,73 @@
+"""A model's own request (an OpenAI call, here a decorated function) nests under its span."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.language_models import LLM, BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from lc_helpers import call, outline, shape
+
+import tracekit
+
+
+@tracekit.llm
+def provider_request(prompt: str) -> str:
+    """Stands in for the provider client call a real model makes (OpenAI's create)."""
+    return f"echo: {prompt}"
+
+
+@tracekit.llm
+async def aprovider_request(prompt: str) -> str:
+    return f"echo: {prompt}"
+
+
+class RequestingChatModel(BaseChatModel):
+    """A chat model that, like ChatOpenAI, makes its request inside ``_generate``."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "requesting"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        text = provider_request(str(messages[-1].content))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        text = await aprovider_request(str(messages[-1].content))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+class RequestingLLM(LLM):
+    """A plain LLM making its request inside ``_call``."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "requesting-llm"
+
+    def _call(self, prompt: str, stop=None, run_manager=None, **kwargs: Any) -> str:
+        return provider_request(prompt)
+
+
+def request_name(mode):
+    return "aprovider_request" if mode in ("ainvoke", "astream") else "provider_request"
+
+
+async def test_a_chat_models_request_nests_under_the_chat_model(capture, mode):
+    chain = RequestingChatModel() | (lambda m: m.content)
+    await call(chain, mode, "hi")
+    assert shape(capture) == outline(f"""
+        CHAIN RunnableSequence
+          LLM RequestingChatModel
+            LLM {request_name(mode)}
+          CHAIN RunnableLambda
+    """)
+
+
+async def test_an_llms_request_nests_under_the_llm(capture, mode):
+    await call(RequestingLLM(), mode, "hi")
+    assert shape(capture) == outline("""
+        LLM RequestingLLM
+          LLM provider_request
+    """)
