@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml integrations/openai/pyproject.toml integrations/langcha
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet -e integrations/openai
-	$(BIN)/python -m pip install --quiet -e integrations/langchain
+	$(BIN)/python -m pip install --quiet -e 'integrations/langchain[test]'
 	touch $(STAMP)
 
 # The oldest openai the adapter supports (integrations/openai/README.md), in a venv of its
