@@ -24,8 +24,10 @@ How: langchain-core's own extension points, no runnable is wrapped.
   ``BaseLLM._generate_helper``/``_agenerate_helper`` (private too) receive
   the run's callback manager: the run's span is made current around them, so
   the model's own request (an OpenAI call) nests under the model's span.
-  Not yet for a model's native ``_stream``/``_astream``, which langchain-core
-  calls without a run manager.
+* ``BaseChatModel.stream``/``astream`` call a model's native
+  ``_stream``/``_astream`` without its run manager: they are wrapped to give
+  the run an id of their own and to run each step of the stream with the
+  run's span current (:mod:`tracekit_langchain._streaming`).
 
 Kinds: chain, prompt and parser runs are CHAIN (AGENT for agent executors and
 graphs), chat models and LLMs LLM, tools TOOL, retrievers RETRIEVER.
@@ -39,6 +41,7 @@ from typing import Any
 
 from tracekit import _config
 from tracekit.integrations import Integration, current, internal_error, unwrap, wrap
+from tracekit_langchain import _streaming
 from tracekit_langchain._handler import TracekitTracer, enter_run, model_run_span
 
 __all__ = ["LangChainIntegration", "TracekitTracer"]
@@ -56,6 +59,11 @@ _MODEL_CALLS = (
     (_CHAT, "BaseChatModel._agenerate_with_cache", "run_manager", True),
     (_LLM, "BaseLLM._generate_helper", "run_managers", False),
     (_LLM, "BaseLLM._agenerate_helper", "run_managers", True),
+)
+# A chat model's native stream: its request runs with no run manager (_streaming).
+_STREAMS = (
+    (_CHAT, "BaseChatModel.stream", False),
+    (_CHAT, "BaseChatModel.astream", True),
 )
 
 
@@ -95,6 +103,9 @@ class LangChainIntegration(Integration):
         wrap(*_CONFIG, set_config_context)
         for module, path, argument, is_async in _MODEL_CALLS:
             wrap(module, path, _model_call(tracer, argument, is_async))
+        tracer.pending = _streaming.PENDING
+        for module, path, is_async in _STREAMS:
+            wrap(module, path, _model_stream(tracer, is_async))
 
     def _unpatch(self) -> None:
         if self.tracer is not None:
@@ -102,7 +113,7 @@ class LangChainIntegration(Integration):
             self.tracer = None
         unwrap(*_MANAGER)
         unwrap(*_CONFIG)
-        for module, path, *_ in _MODEL_CALLS:
+        for module, path, *_ in (*_MODEL_CALLS, *_STREAMS):
             unwrap(module, path)
 
 
@@ -135,3 +146,20 @@ def _model_call(tracer: TracekitTracer, argument: str, is_async: bool) -> Any:
         return run_async(span, wrapped, args, kwargs)
 
     return async_call if is_async else sync_call
+
+
+def _model_stream(tracer: TracekitTracer, is_async: bool) -> Any:
+    """The wrapper running a chat model's stream with its span current (see ``_streaming``)."""
+    under = _streaming.astream_under if is_async else _streaming.stream_under
+
+    def stream(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not tracer.live or not _config.is_enabled():
+            return wrapped(*args, **kwargs)
+        try:
+            with_id_args, with_id_kwargs, run_id = _streaming.with_run_id(args, kwargs)
+        except Exception as exc:
+            internal_error(exc, "langchain.stream")
+            return wrapped(*args, **kwargs)
+        return under(tracer, run_id, wrapped(*with_id_args, **with_id_kwargs))
+
+    return stream

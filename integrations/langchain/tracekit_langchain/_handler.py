@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
@@ -62,6 +63,8 @@ class TracekitTracer(BaseTracer):
     def __init__(self) -> None:
         super().__init__(_schema_format="original+chat")
         self.live = True
+        # Set by the adapter: the ContextVar naming the stream run to make current (_streaming).
+        self.pending: ContextVar[UUID | None] | None = None
         self._lock = threading.Lock()
         self._spans: dict[UUID, Span] = {}
         self._errors: dict[UUID, BaseException] = {}
@@ -160,6 +163,9 @@ class TracekitTracer(BaseTracer):
             return
         kind = _extract.kind_for(run.run_type, run.name)
         span = start_span(run.name, kind, parent, None)
+        if self.pending is not None and self.pending.get() == run.id:
+            # Inside one step of a traced stream, which pops this when the step returns.
+            CURRENT.set(span)
         with self._lock:
             self._spans[run.id] = span
             self._inputs[run.id] = run.inputs

@@ -53,18 +53,8 @@ def both(capture):
         "ainvoke",
         "batch",
         "abatch",
-        pytest.param(
-            "stream",
-            marks=pytest.mark.xfail(
-                strict=True, reason="a model's native _stream gets no run manager (docs)"
-            ),
-        ),
-        pytest.param(
-            "astream",
-            marks=pytest.mark.xfail(
-                strict=True, reason="a model's native _astream gets no run manager (docs)"
-            ),
-        ),
+        "stream",
+        "astream",
     ],
 )
 async def test_the_openai_request_nests_under_chat_openai_and_counts_once(both, server, mode):
@@ -77,6 +67,7 @@ async def test_the_openai_request_nests_under_chat_openai_and_counts_once(both, 
             max_retries=0,
             temperature=0.3,
             http_async_client=http_async_client,
+            stream_usage=True,  # streamed: usage on the last chunk, as invoke reports it
         )
         await call(model, mode, "What is the capital of France?")
     both.assert_tree("""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.language_models import LLM, BaseChatModel
-from langchain_core.messages import AIMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from lc_helpers import call, outline, shape
 
 import tracekit
@@ -71,3 +71,35 @@ async def test_an_llms_request_nests_under_the_llm(capture, mode):
         LLM RequestingLLM
           LLM provider_request
     """)
+
+
+class StreamingRequestingChatModel(RequestingChatModel):
+    """A chat model that streams natively, making its request in ``_stream``/``_astream``."""
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs: Any):
+        text = provider_request(str(messages[-1].content))
+        for word in text.split(" "):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+
+    async def _astream(self, messages, stop=None, run_manager=None, **kwargs: Any):
+        text = await aprovider_request(str(messages[-1].content))
+        for word in text.split(" "):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+
+
+async def test_a_native_streams_request_nests_under_the_chat_model(capture, mode):
+    await call(StreamingRequestingChatModel(), mode, "hi")
+    assert shape(capture) == outline(f"""
+        LLM StreamingRequestingChatModel
+          LLM {request_name(mode)}
+    """)
+
+
+async def test_between_chunks_the_callers_span_is_current(capture):
+    model = StreamingRequestingChatModel()
+    with tracekit.span("caller") as caller:
+        seen = [tracekit.current_span() for _ in model.stream("a b c")]
+        async for _ in model.astream("a b c"):
+            seen.append(tracekit.current_span())
+    assert len(seen) >= 8  # "echo: a b c": four words a stream, maybe an empty last chunk
+    assert all(span is caller for span in seen)
