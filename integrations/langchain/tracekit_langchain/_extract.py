@@ -97,3 +97,43 @@ def llm_output(result: Any) -> Any:
     if len(outputs) == 1:
         return outputs[0]
     return outputs
+
+
+REDACTED = "[REDACTED]"  # what a secret marker becomes (as tracekit redacts)
+
+
+def _simplify(value: Any, depth: int = 0) -> Any:
+    """LangChain's serialized form made readable: constructors as their kwargs, secrets cut."""
+    if depth > 20:
+        return "..."
+    if isinstance(value, Mapping):
+        if value.get("lc") == 1 and "type" in value:
+            kind = value.get("type")
+            if kind == "secret":
+                return REDACTED
+            ident = value.get("id") or ["?"]
+            found: dict[str, Any] = {"_type": str(ident[-1])}
+            if kind == "constructor":
+                for key, item in (value.get("kwargs") or {}).items():
+                    found[str(key)] = _simplify(item, depth + 1)
+            return found
+        return {str(k): _simplify(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_simplify(v, depth + 1) for v in value]
+    return value
+
+
+def parameters(serialized: Any) -> dict[str, Any] | None:
+    """A component's configuration: its serialized constructor arguments, secrets redacted.
+
+    None when LangChain did not serialize the component (it passes None for
+    most chains, and a ``not_implemented`` marker, whose ``repr`` is not
+    recorded, for objects it cannot serialize).
+    """
+    if not isinstance(serialized, Mapping) or serialized.get("type") != "constructor":
+        return None
+    kwargs = serialized.get("kwargs")
+    if not isinstance(kwargs, Mapping) or not kwargs:
+        return None
+    simplified = _simplify(kwargs)
+    return simplified if isinstance(simplified, dict) else None

@@ -182,6 +182,9 @@ class TracekitTracer(BaseTracer):
                 span.set_attribute("model_parameters", params)
         if run.tags:
             span.set_attribute("langchain.tags", list(run.tags))
+        parameters = _extract.parameters(run.serialized)
+        if parameters is not None:
+            span.set_attribute("langchain.parameters", parameters)
 
     def _close(self, run: Run) -> None:
         with self._lock:

@@ -78,5 +78,9 @@ async def test_the_openai_request_nests_under_chat_openai_and_counts_once(both, 
     assert chat["model"] == "gpt-4o-mini"
     assert chat["attributes"]["model_parameters"]["temperature"] == 0.3
     assert chat["usage"]["total_tokens"] == 28
+    configured = chat["attributes"]["langchain.parameters"]
+    assert configured["model_name"] == "gpt-4o-mini"
+    assert configured["temperature"] == 0.3
+    assert configured["openai_api_key"] == "[REDACTED]"
     assert owned_tokens(both.records) == 28
     assert KEY not in str(both.records)

@@ -80,3 +80,34 @@ def test_llm_output_is_one_message_or_a_list():
     assert _extract.llm_output(text) == "t"
     two = SimpleNamespace(generations=[[_gen("a")], [_gen("b")]])
     assert [m.content for m in _extract.llm_output(two)] == ["a", "b"]
+
+
+def test_parameters_are_the_constructor_kwargs_with_secrets_redacted():
+    serialized = {
+        "lc": 1,
+        "type": "constructor",
+        "id": ["langchain", "chat_models", "openai", "ChatOpenAI"],
+        "kwargs": {
+            "model_name": "gpt-4o-mini",
+            "openai_api_key": {"lc": 1, "type": "secret", "id": ["OPENAI_API_KEY"]},
+            "prompt": {
+                "lc": 1,
+                "type": "constructor",
+                "id": ["langchain", "prompts", "PromptTemplate"],
+                "kwargs": {"template": "hi {x}", "input_variables": ["x"]},
+            },
+            "client": {"lc": 1, "type": "not_implemented", "id": ["x", "Client"], "repr": "k"},
+        },
+    }
+    assert _extract.parameters(serialized) == {
+        "model_name": "gpt-4o-mini",
+        "openai_api_key": "[REDACTED]",
+        "prompt": {"_type": "PromptTemplate", "template": "hi {x}", "input_variables": ["x"]},
+        "client": {"_type": "Client"},
+    }
+
+
+def test_no_parameters_without_a_constructor():
+    assert _extract.parameters(None) is None
+    assert _extract.parameters({"lc": 1, "type": "not_implemented", "repr": "x"}) is None
+    assert _extract.parameters({"lc": 1, "type": "constructor", "kwargs": {}}) is None
