@@ -20,6 +20,9 @@ How: langchain-core's own extension points, no runnable is wrapped.
   spans opened inside a runnable (decorated functions, patched OpenAI calls)
   nest under it. This is where langchain-core itself attaches LangSmith's
   parent run; it is private, so patching fails (logged once) if it is gone.
+  LangGraph runs its nodes through its own copy,
+  ``langgraph._internal._runnable._set_config_context``, wrapped the same
+  way when langgraph is imported.
 * ``BaseChatModel._generate_with_cache``/``_agenerate_with_cache`` and
   ``BaseLLM._generate_helper``/``_agenerate_helper`` (private too) receive
   the run's callback manager: the run's span is made current around them, so
@@ -37,7 +40,10 @@ Tested: langchain-core 1.7.2.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
+
+import wrapt
 
 from tracekit import _config
 from tracekit.integrations import Integration, current, internal_error, unwrap, wrap
@@ -50,6 +56,8 @@ __version__ = "0.1.0.dev0"
 
 _MANAGER = ("langchain_core.callbacks.base", "BaseCallbackManager.__init__")
 _CONFIG = ("langchain_core.runnables.config", "_set_config_context")
+# LangGraph runs its nodes through a copy of that function (patched when imported).
+_GRAPH_CONFIG = ("langgraph._internal._runnable", "_set_config_context")
 # A model's own request runs inside these, with the run manager of its run:
 # (module, "Class.method", name of the run manager argument, its position).
 _CHAT = "langchain_core.language_models.chat_models"
@@ -101,6 +109,15 @@ class LangChainIntegration(Integration):
 
         wrap(*_MANAGER, manager_init)
         wrap(*_CONFIG, set_config_context)
+
+        def on_langgraph(module: Any) -> None:
+            if tracer.live:
+                try:
+                    wrap(module, _GRAPH_CONFIG[1], set_config_context)
+                except AttributeError as exc:  # a LangGraph without it: runs still traced
+                    internal_error(exc, "langchain.langgraph")
+
+        wrapt.register_post_import_hook(on_langgraph, _GRAPH_CONFIG[0])
         for module, path, argument, is_async in _MODEL_CALLS:
             wrap(module, path, _model_call(tracer, argument, is_async))
         tracer.pending = _streaming.PENDING
@@ -113,6 +130,8 @@ class LangChainIntegration(Integration):
             self.tracer = None
         unwrap(*_MANAGER)
         unwrap(*_CONFIG)
+        if _GRAPH_CONFIG[0] in sys.modules:
+            unwrap(*_GRAPH_CONFIG)
         for module, path, *_ in (*_MODEL_CALLS, *_STREAMS):
             unwrap(module, path)
 
