@@ -151,3 +151,16 @@ async def test_concurrent_calls_make_one_tree_each(capture):
               LLM FakeListChatModel
               CHAIN StrOutputParser
         """)
+
+
+async def test_astream_events_gives_the_same_tree_and_leaves_the_events_alone(capture):
+    events = [e async for e in chat_chain("Paris is a city.").astream_events({"topic": "P"})]
+    kinds = {e["event"] for e in events}
+    assert {"on_chain_start", "on_chat_model_stream", "on_chain_end"} <= kinds
+    assert shape(capture) == outline("""
+        CHAIN RunnableSequence
+          CHAIN ChatPromptTemplate
+          LLM FakeListChatModel
+          CHAIN StrOutputParser
+    """)
+    assert capture.span("RunnableSequence")["outputs"] == {"output": "Paris is a city."}
