@@ -35,7 +35,7 @@ How: langchain-core's own extension points, no runnable is wrapped.
 Kinds: chain, prompt and parser runs are CHAIN (AGENT for agent executors and
 graphs), chat models and LLMs LLM, tools TOOL, retrievers RETRIEVER.
 
-Tested: langchain-core 1.7.2.
+Supported: langchain-core 1.0 on. Tested: 1.7.2 and 1.0.0 (see README.md).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class LangChainIntegration(Integration):
     """The ``langchain`` adapter: ``tracekit.init(integrations=["langchain"])``."""
 
     name = "langchain"
-    requires = "langchain-core>=1.7"
+    requires = "langchain-core>=1.0"
     modules = ("langchain_core",)
 
     def __init__(self) -> None:
