@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/memory_bound.py
 	$(BIN)/python benchmarks/sqlite_store.py
 	$(BIN)/python benchmarks/openai_overhead.py
+	$(BIN)/python benchmarks/langchain_overhead.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache
