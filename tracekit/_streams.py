@@ -73,8 +73,8 @@ class _StreamState:
         self.end(closed=True)
 
 
-class TracedStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
-    """A sync stream (iterator, and context manager if the stream is one) that ends a span."""
+class _TracedProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """What both stream proxies share: the stream, and the state that ends its span."""
 
     def __init__(self, stream: Any, span: Span, accumulator: Accumulator) -> None:
         super().__init__(stream)
@@ -83,6 +83,10 @@ class TracedStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
         self._self_iterator: Any = None
         if not state.done:
             weakref.finalize(self, state.end_collected)
+
+
+class TracedStream(_TracedProxy):
+    """A sync stream (iterator, and context manager if the stream is one) that ends a span."""
 
     def __iter__(self) -> TracedStream:
         return self
@@ -124,16 +128,8 @@ class TracedStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
             self._self_state.end(exc, closed=exc is None)
 
 
-class AsyncTracedStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
+class AsyncTracedStream(_TracedProxy):
     """The async twin of :class:`TracedStream` (async iterator and async context manager)."""
-
-    def __init__(self, stream: Any, span: Span, accumulator: Accumulator) -> None:
-        super().__init__(stream)
-        state = _StreamState(span, accumulator)
-        self._self_state = state
-        self._self_iterator: Any = None
-        if not state.done:
-            weakref.finalize(self, state.end_collected)
 
     def __aiter__(self) -> AsyncTracedStream:
         return self
