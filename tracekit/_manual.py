@@ -14,8 +14,7 @@ from tracekit._span import (
     Span,
     SpanKind,
     _as_mapping,
-    end_span,
-    end_with_exception,
+    finish,
     kind_name,
     payload_size,
     runtime,
@@ -101,10 +100,7 @@ class SpanScope:
         if span is NON_RECORDING:
             return
         try:
-            if exc is not None:
-                end_with_exception(span, exc)
-            else:
-                end_span(span)
+            finish(span, exc)
         except Exception as inner:
             _guard.internal_error(inner, "span.exit")
 

@@ -521,6 +521,14 @@ def set_error(span: Span, exc: BaseException) -> None:
     span._error = {"type": error_type(exc), "message": message, "stack": stack[-limit:]}
 
 
+def finish(span: Span, exc: BaseException | None = None) -> None:
+    """End ``span``: normally, or because ``exc`` left it (see :func:`end_with_exception`)."""
+    if exc is None:
+        end_span(span)
+    else:
+        end_with_exception(span, exc)
+
+
 def end_with_exception(span: Span, exc: BaseException) -> None:
     """End ``span`` because ``exc`` left it, recording why.
 

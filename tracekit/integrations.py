@@ -43,8 +43,7 @@ from tracekit._span import (
     NON_RECORDING,
     Span,
     SpanKind,
-    end_span,
-    end_with_exception,
+    finish,
     kind_name,
     runtime,
     sampled_out,
@@ -169,10 +168,7 @@ def finish_span(span: Span, error: BaseException | None = None) -> None:
     if span is NON_RECORDING or span.end_ns:
         return
     try:
-        if error is not None:
-            end_with_exception(span, error)
-        else:
-            end_span(span)
+        finish(span, error)
     except Exception as exc:
         _guard.internal_error(exc, "integrations.finish_span")
 
@@ -213,11 +209,15 @@ def trace_stream(
         except BaseException as exc:
             finish_span(span, exc)
             raise
+    return _wrap_stream(span, stream, accumulator)
+
+
+def _wrap_stream(span: Span, stream: Any, accumulator: Accumulator) -> Any:
+    """The stream as the caller gets it: wrapped to end ``span``, or as is when not traced."""
     if span is NON_RECORDING:
         return stream
-    if hasattr(stream, "__aiter__"):
-        return AsyncTracedStream(stream, span, accumulator)
-    return TracedStream(stream, span, accumulator)
+    proxy = AsyncTracedStream if hasattr(stream, "__aiter__") else TracedStream
+    return proxy(stream, span, accumulator)
 
 
 async def trace_stream_async(
@@ -235,6 +235,4 @@ async def trace_stream_async(
         except BaseException as exc:
             finish_span(span, exc)
             raise
-    if span is NON_RECORDING:
-        return stream
-    return AsyncTracedStream(stream, span, accumulator)
+    return _wrap_stream(span, stream, accumulator)
