@@ -31,7 +31,7 @@ LangChain logs it and the capture fixture fails the test on the count).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
@@ -47,7 +47,7 @@ from tracekit.integrations import (
     internal_error,
     open_span,
 )
-from tracekit_langchain import _extract, _messages
+from tracekit_langchain import _extract, _graph, _messages
 
 # Tags LangChain and LangGraph add to every step of a sequence or graph (not the user's).
 _STEP_TAGS = ("seq:step:", "graph:step:")
@@ -97,8 +97,6 @@ class TracekitHandler(BaseCallbackHandler):
         self.live = True
         # Set by the adapter: the ContextVar naming the stream run to make current (_streaming).
         self.pending: ContextVar[UUID | None] | None = None
-        # Set by the adapter: finds the runnable behind a top-level chain run (_graph).
-        self.describe_root: Callable[[Span], None] | None = None
         self._lock = threading.Lock()
         self._runs: dict[UUID, _Run] = {}
         self._prune_at = PRUNE_AT
@@ -212,11 +210,21 @@ class TracekitHandler(BaseCallbackHandler):
         """Open a CHAIN span (AGENT for agent executors and graphs)."""
         name = _name(kwargs.get("name"), serialized, "Unnamed")
         kind = _extract.kind_for(kwargs.get("run_type") or "chain", name)
+        root = None
+        if parent_run_id is None and self.live and enabled():
+            try:
+                root = _graph.root_runnable()
+                if root is not None and _graph.is_agent(root):
+                    kind = "AGENT"
+            except Exception as exc:
+                internal_error(exc, "langchain.graph")
         inputs = _as_dict(inputs, "input")
         span = self._start(serialized, run_id, parent_run_id, tags, name, kind, inputs)
-        if span is not None and parent_run_id is None and self.describe_root is not None:
+        if span is not None and root is not None:
             try:
-                self.describe_root(span)
+                graph = _graph.graph_of(root)
+                if graph is not None:
+                    span.set_attribute("langchain.graph", graph)
             except Exception as exc:
                 internal_error(exc, "langchain.graph")
 

@@ -74,3 +74,29 @@ def test_patching_twice_adds_no_second_handler(capture):
     integrations.unpatch(["langchain"])
     integrations.autopatch(["langchain"])
     assert len(handlers_of(CallbackManager.configure())) == 1
+
+
+def test_runs_that_never_end_are_forgotten_once_tracekit_abandons_them(monkeypatch):
+    # A stream dropped unconsumed never reports its end: its span is abandoned by the
+    # exporter past the open-span caps, and the handler must not keep the run forever.
+    from uuid import uuid4
+
+    from tracekit_langchain import _handler
+
+    import tracekit
+    from tracekit.backends import MemoryBackend
+
+    monkeypatch.setattr(_handler, "PRUNE_AT", 8)
+    tracekit.init(MemoryBackend(), integrations=["langchain"], max_open_spans=2)
+    try:
+        handler = integrations.get("langchain").handler
+        handler._prune_at = _handler.PRUNE_AT
+        for _ in range(8):
+            handler.on_chain_start(None, {"x": 1}, run_id=uuid4(), name="dropped")
+        tracekit.flush()  # the exporter abandons all but the 2 newest
+        assert tracekit.stats()["dropped"]["abandoned"] == 6
+        handler.on_chain_start(None, {"x": 1}, run_id=uuid4(), name="next")
+        assert len(handler._runs) == 3  # the 2 still open and the new one
+    finally:
+        integrations.unpatch(["langchain"])
+        tracekit.shutdown()
