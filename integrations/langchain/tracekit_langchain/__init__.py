@@ -12,10 +12,11 @@ How: langchain-core's own extension points, no runnable is wrapped.
 * A configure hook (langchain-core's ``register_configure_hook``, how
   LangSmith's own tracer is added) puts one inheritable
   :class:`~tracekit_langchain._handler.TracekitHandler` into every callback
-  manager ``CallbackManager.configure`` builds (only while tracekit is on). Every run (chains, LCEL
-  sequences, chat models, LLMs, tools, retrievers) then opens and ends a
-  span, under its parent run's span, or under tracekit's current span for a
-  top-level run.
+  manager ``CallbackManager.configure`` builds (only while tracekit is on).
+  Every run (chains, LCEL sequences, chat models, LLMs, tools, retrievers)
+  then opens and ends a span, under its parent run's span, or under
+  tracekit's current span for a top-level run, whose span also records the
+  root runnable's graph (:mod:`tracekit_langchain._graph`).
 * ``langchain_core.runnables.config._set_config_context`` is wrapped so that
   the context a runnable's body runs in has the run's span current: tracekit
   spans opened inside a runnable (decorated functions, patched OpenAI calls)
@@ -35,6 +36,7 @@ How: langchain-core's own extension points, no runnable is wrapped.
 
 Kinds: chain, prompt and parser runs are CHAIN (AGENT for agent executors and
 graphs), chat models and LLMs LLM, tools TOOL, retrievers RETRIEVER.
+Messages are recorded as plain chat messages (:mod:`tracekit_langchain._messages`).
 
 Supported: langchain-core 1.0 on. Tested: 1.7.2 and 1.0.0 (see README.md).
 """

@@ -1,7 +1,7 @@
 """The tracekit callback handler: one LangChain run, one tracekit span.
 
 :class:`TracekitHandler` is a plain langchain-core ``BaseCallbackHandler``,
-not a ``BaseTracer``: a handler builds a pydantic ``Run`` per run and
+not a ``BaseTracer``: a tracer builds a pydantic ``Run`` per run and
 serializes every chat message itself, which cost more than the span. The
 handler opens a span in each start callback and ends it in the matching end
 or error callback, reading the callbacks' own arguments (the same rules a
