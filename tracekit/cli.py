@@ -330,7 +330,10 @@ def cmd_ui(args: argparse.Namespace, out: IO[str]) -> int:
             f"tracekit ui needs the ui extra ({exc.name or exc} is missing): "
             "pip install 'tracekit-llm[ui]'"
         ) from None
-    ui.serve(args.db, args.host, args.port, open_browser=args.open, out=out, err=sys.stderr)
+    try:
+        ui.serve(args.db, args.host, args.port, open_browser=args.open, out=out, err=sys.stderr)
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down: a normal stop
+        pass
     return 0
 
 
