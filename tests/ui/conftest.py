@@ -129,14 +129,13 @@ def browse(chromium, request):
                 r.abort()
 
         context.route("**/*", route)
+
         def dialog(d):
             watch.dialogs.append(d.message)
             d.accept() if watch.accept_dialogs else d.dismiss()
 
         page.on("dialog", dialog)
-        page.on(
-            "console", lambda m: m.type == "error" and watch.console_errors.append(m.text)
-        )
+        page.on("console", lambda m: m.type == "error" and watch.console_errors.append(m.text))
         page.on("pageerror", lambda e: watch.console_errors.append(str(e)))
         page.add_init_script(GUARD_SCRIPT)
         page.set_default_timeout(15_000)
@@ -146,4 +145,3 @@ def browse(chromium, request):
     yield open_page
     for context in contexts:
         context.close()
-

@@ -161,7 +161,9 @@ def test_running_trace_is_reported_running(db):
 
     client = TestClient(create_app(db, port=7842), base_url="http://127.0.0.1:7842")
     row = client.get("/api/traces").json()["traces"][0]
-    assert row["status"] == "RUNNING" and row["end_ns"] is None and row["duration_ns"] is None
+    assert row["status"] == "RUNNING"
+    assert row["end_ns"] is None
+    assert row["duration_ns"] is None
     spans = client.get(f"/api/traces/{tid(3)}").json()["spans"]
     assert spans[0]["status"] == "RUNNING"
 

@@ -15,7 +15,8 @@ def test_decorated_functions_give_kind_metadata_and_tags():
     result = architecture(sorted(research_trace(1), key=lambda r: r["start_ns"]))
     comps = by_name(result)
     agent = comps["research-agent"]
-    assert agent["kind"] == "AGENT" and agent["parent"] is None
+    assert agent["kind"] == "AGENT"
+    assert agent["parent"] is None
     assert agent["metadata"] == {"team": "search"}
     assert agent["tags"] == ["demo"]
     assert comps["web_search"]["metadata"] == {"provider": "local-index"}

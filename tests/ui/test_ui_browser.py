@@ -1,4 +1,4 @@
-"""The web UI in headless Chromium: table, search, trace view, timeline, detail, architecture, live."""
+"""The web UI in headless Chromium: table, search, trace, timeline, detail, architecture, live."""
 
 from __future__ import annotations
 
@@ -124,7 +124,8 @@ def test_trace_view_draws_one_bar_per_span_coloured_by_kind(ui):
     # placed by start and end: the root spans the whole width, the LLM call starts 1% in
     root = page.locator(".bar[data-kind=AGENT]")
     # (JavaScript numbers hold Unix nanoseconds to within 256 ns: 0.001% of 100 ms)
-    assert percent(root, "left") == 0 and percent(root, "width") == 100
+    assert percent(root, "left") == 0
+    assert percent(root, "width") == 100
     llm = page.locator(".bar[data-kind=LLM]")
     assert percent(llm, "left") == pytest.approx(1, abs=0.001)
     assert percent(llm, "width") == pytest.approx(39, abs=0.001)
@@ -178,7 +179,8 @@ def test_span_detail_shows_conversation_tool_calls_model_usage_and_error(ui):
     assert "gpt-4o-mini" in detail.locator("[data-section=model]").inner_text()
     assert "temperature" in detail.locator("[data-section=model]").inner_text()
     usage = detail.locator("[data-section=usage]").inner_text()
-    assert "prompt_tokens" in usage and "42" in usage
+    assert "prompt_tokens" in usage
+    assert "42" in usage
     assert "span=" in page.url
     screenshot(page, "ui-span-detail", docs=True)
 
@@ -263,7 +265,8 @@ def test_architecture_view_shows_components_parameters_and_graph(ui):
         "__start__", "agent", "tools", "__end__"}  # fmt: skip
     model = page.locator(".component[data-kind=LLM]")
     text = model.inner_text()
-    assert "ChatOpenAI" in text and "gpt-4o" in text
+    assert "ChatOpenAI" in text
+    assert "gpt-4o" in text
     assert "[REDACTED]" in text  # the recorded (already redacted) configuration
     assert "handle_tool_errors" in page.locator(".component[data-kind=TOOL]").inner_text()
     screenshot(page, "ui-architecture", docs=True)
@@ -276,11 +279,14 @@ def test_architecture_without_graph_shows_kinds_and_metadata(ui):
     assert page.locator("svg.graph").count() == 0
     root = page.locator(".component[data-kind=AGENT]")
     assert "research-agent" in root.inner_text()
-    assert "team" in root.inner_text() and "search" in root.inner_text()  # metadata
+    assert "team" in root.inner_text()
+    assert "search" in root.inner_text()
     tool = page.locator(".component[data-kind=TOOL]")
-    assert "provider" in tool.inner_text() and "local-index" in tool.inner_text()
+    assert "provider" in tool.inner_text()
+    assert "local-index" in tool.inner_text()
     llm = page.locator(".component[data-kind=LLM]").inner_text()
-    assert "gpt-4o-mini" in llm and "max_tokens" in llm
+    assert "gpt-4o-mini" in llm
+    assert "max_tokens" in llm
     # components nest as they were called: the tool sits under the agent
     assert page.locator(".components .components .component[data-kind=TOOL]").count() == 1
     clean(page, watch)

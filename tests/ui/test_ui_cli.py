@@ -87,7 +87,8 @@ def test_default_is_loopback_and_quiet(db):
     write(db, research_trace(1))
     proc, line = run_ui(db)
     try:
-        assert "serving" in line and "http://127.0.0.1:" in line
+        assert "serving" in line
+        assert "http://127.0.0.1:" in line
         url = line.split(" at ")[1].split()[0]
         with urllib.request.urlopen(url + "api/projects", timeout=10) as response:
             assert response.status == 200

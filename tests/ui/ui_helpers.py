@@ -69,7 +69,7 @@ GRAPH = {
 
 
 def research_trace(n=1, project="default"):
-    """An agent with a model call (messages, tool calls, usage), tools, a retriever and a failure."""
+    """An agent: a model call (messages, tool calls, usage), tools, a retriever, a failure."""
     t0 = start(n)
     messages = [
         {"role": "system", "content": "You are a careful researcher."},
@@ -90,29 +90,88 @@ def research_trace(n=1, project="default"):
         "finish_reason": "tool_calls",
     }
     return [
-        rec(n, 1, 0, name="plan", kind="LLM", project=project, start_ns=t0 + 1 * MS,
-            end_ns=t0 + 40 * MS, model="gpt-4o-mini", inputs={"messages": messages},
+        rec(
+            n,
+            1,
+            0,
+            name="plan",
+            kind="LLM",
+            project=project,
+            start_ns=t0 + 1 * MS,
+            end_ns=t0 + 40 * MS,
+            model="gpt-4o-mini",
+            inputs={"messages": messages},
             outputs=answer,
             usage={"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42},
-            attributes={"model_parameters": {"temperature": 0.2, "max_tokens": 256}}),
-        rec(n, 2, 0, name="web_search", kind="TOOL", project=project, start_ns=t0 + 41 * MS,
-            end_ns=t0 + 60 * MS, inputs={"query": "Google founded"},
+            attributes={"model_parameters": {"temperature": 0.2, "max_tokens": 256}},
+        ),
+        rec(
+            n,
+            2,
+            0,
+            name="web_search",
+            kind="TOOL",
+            project=project,
+            start_ns=t0 + 41 * MS,
+            end_ns=t0 + 60 * MS,
+            inputs={"query": "Google founded"},
             outputs={"output": ["Google was founded on September 4, 1998."]},
-            attributes={"tags": ["search"], "provider": "local-index"}),
-        rec(n, 3, 0, name="retrieve", kind="RETRIEVER", project=project, start_ns=t0 + 61 * MS,
-            end_ns=t0 + 70 * MS, inputs={"query": "Google"}, outputs={"output": ["doc-1"]}),
-        rec(n, 4, 0, name="embed", kind="EMBEDDING", project=project, start_ns=t0 + 62 * MS,
-            end_ns=t0 + 65 * MS, inputs={"text": "Google"}),
-        rec(n, 5, 0, name="summarize", kind="CHAIN", project=project, start_ns=t0 + 71 * MS,
-            end_ns=t0 + 80 * MS, status="ERROR",
-            error={"type": "TimeoutError", "message": "the summarizer timed out",
-                   "stack": 'Traceback (most recent call last):\n  File "agent.py", line 9\n'
-                            "TimeoutError: the summarizer timed out"},
-            events=[{"name": "retry", "time_ns": t0 + 75 * MS, "attributes": {"attempt": 2}}]),
-        rec(n, 0, None, name="research-agent", kind="AGENT", project=project, start_ns=t0,
-            end_ns=t0 + 100 * MS, inputs={"question": "How old is Google?"},
+            attributes={"tags": ["search"], "provider": "local-index"},
+        ),
+        rec(
+            n,
+            3,
+            0,
+            name="retrieve",
+            kind="RETRIEVER",
+            project=project,
+            start_ns=t0 + 61 * MS,
+            end_ns=t0 + 70 * MS,
+            inputs={"query": "Google"},
+            outputs={"output": ["doc-1"]},
+        ),
+        rec(
+            n,
+            4,
+            0,
+            name="embed",
+            kind="EMBEDDING",
+            project=project,
+            start_ns=t0 + 62 * MS,
+            end_ns=t0 + 65 * MS,
+            inputs={"text": "Google"},
+        ),
+        rec(
+            n,
+            5,
+            0,
+            name="summarize",
+            kind="CHAIN",
+            project=project,
+            start_ns=t0 + 71 * MS,
+            end_ns=t0 + 80 * MS,
+            status="ERROR",
+            error={
+                "type": "TimeoutError",
+                "message": "the summarizer timed out",
+                "stack": 'Traceback (most recent call last):\n  File "agent.py", line 9\n'
+                "TimeoutError: the summarizer timed out",
+            },
+            events=[{"name": "retry", "time_ns": t0 + 75 * MS, "attributes": {"attempt": 2}}],
+        ),
+        rec(
+            n,
+            0,
+            None,
+            name="research-agent",
+            kind="AGENT",
+            project=project,
+            start_ns=t0,
+            end_ns=t0 + 100 * MS,
+            inputs={"question": "How old is Google?"},
             outputs={"output": "Google is 28 years old."},
-            attributes={"tags": ["demo"], "team": "search"}),
+            attributes={"tags": ["demo"], "team": "search"},
+        ),
     ]
 
 
@@ -120,17 +179,49 @@ def langchain_trace(n=2, project="default"):
     """A LangGraph-like trace: the root carries the runnable graph, components their parameters."""
     t0 = start(n)
     return [
-        rec(n, 1, 0, name="ChatOpenAI", kind="LLM", project=project, start_ns=t0 + MS,
-            end_ns=t0 + 20 * MS, model="gpt-4o",
-            attributes={"langchain.parameters": {"_type": "ChatOpenAI", "model_name": "gpt-4o",
-                                                 "temperature": 0.0, "openai_api_key": "[REDACTED]"},
-                        "model_parameters": {"temperature": 0.0}}),
-        rec(n, 2, 0, name="tools", kind="TOOL", project=project, start_ns=t0 + 21 * MS,
+        rec(
+            n,
+            1,
+            0,
+            name="ChatOpenAI",
+            kind="LLM",
+            project=project,
+            start_ns=t0 + MS,
+            end_ns=t0 + 20 * MS,
+            model="gpt-4o",
+            attributes={
+                "langchain.parameters": {
+                    "_type": "ChatOpenAI",
+                    "model_name": "gpt-4o",
+                    "temperature": 0.0,
+                    "openai_api_key": "[REDACTED]",
+                },
+                "model_parameters": {"temperature": 0.0},
+            },
+        ),
+        rec(
+            n,
+            2,
+            0,
+            name="tools",
+            kind="TOOL",
+            project=project,
+            start_ns=t0 + 21 * MS,
             end_ns=t0 + 30 * MS,
-            attributes={"langchain.parameters": {"_type": "ToolNode", "handle_tool_errors": True}}),
-        rec(n, 0, None, name="LangGraph", kind="AGENT", project=project, start_ns=t0,
-            end_ns=t0 + 35 * MS, inputs={"messages": [{"type": "human", "content": "hi"}]},
-            attributes={"langchain.graph": GRAPH}),
+            attributes={"langchain.parameters": {"_type": "ToolNode", "handle_tool_errors": True}},
+        ),
+        rec(
+            n,
+            0,
+            None,
+            name="LangGraph",
+            kind="AGENT",
+            project=project,
+            start_ns=t0,
+            end_ns=t0 + 35 * MS,
+            inputs={"messages": [{"type": "human", "content": "hi"}]},
+            attributes={"langchain.graph": GRAPH},
+        ),
     ]
 
 

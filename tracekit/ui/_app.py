@@ -93,9 +93,7 @@ class Api:
         """``GET /api/traces``: a page of the trace table."""
         query = request.query_params
         try:
-            options: dict[str, Any] = {
-                name: query[name] for name in _FILTERS if query.get(name)
-            }
+            options: dict[str, Any] = {name: query[name] for name in _FILTERS if query.get(name)}
             options["search"] = query.get("q") or None
             options["sort"] = query.get("sort") or "start"
             options["limit"] = _int(query.get("limit"), DEFAULT_LIMIT, "limit")

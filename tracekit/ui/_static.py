@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from importlib import resources
-from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+
+if TYPE_CHECKING:  # importlib.resources.abc is 3.11+; importlib.abc's alias warns on 3.12+
+    from importlib.abc import Traversable
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
