@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from ui_helpers import GRAPH, langchain_trace, rec, research_trace
 
-from tracekit.ui._architecture import architecture, clean_graph
+
+# Imported when used, not at collection: tests/test_public_api.py checks the names
+# on the tracekit package, and importing tracekit.ui adds "ui" there.
+def architecture(records):
+    from tracekit.ui._architecture import architecture
+
+    return architecture(records)
+
+
+def clean_graph(value):
+    from tracekit.ui._architecture import clean_graph
+
+    return clean_graph(value)
 
 
 def by_name(result):

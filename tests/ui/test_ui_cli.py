@@ -111,3 +111,13 @@ def test_non_loopback_host_warns_loudly(db):
     assert "WARNING: tracekit ui is listening on 0.0.0.0, which is not a loopback address" in err
     assert "no login" in err.lower()
     assert os.path.basename(db) in err
+
+
+def test_the_listening_socket_is_tcp_so_responses_are_not_delayed():
+    """asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets (else ~40 ms per response)."""
+    import socket
+
+    from tracekit.ui._server import bind
+
+    with bind("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP

@@ -11,7 +11,12 @@ import http.client
 import pytest
 from ui_helpers import tid
 
-from tracekit.ui._security import CSP, HostPolicy, same_origin
+# tracekit.ui is imported when used, not at collection: tests/test_public_api.py
+# checks the names on the tracekit package, and importing tracekit.ui adds "ui" there.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def request(server, method, path, headers=None, host=None):
@@ -109,6 +114,12 @@ def test_static_files_are_served_with_their_types(server):
     assert b"--kind-LLM" in body
 
 
+def test_the_policy_is_the_documented_one():
+    from tracekit.ui._security import CSP as SERVED
+
+    assert SERVED == CSP
+
+
 def test_every_response_carries_the_security_headers(server):
     for path in ("/", "/static/js/main.js", f"/api/traces/{tid(1)}", "/nope"):
         _, headers, _ = request(server, "GET", path)
@@ -188,10 +199,14 @@ def test_other_writes_are_refused(server, method):
     ],
 )
 def test_host_policy(bound, port, host, allowed):
+    from tracekit.ui._security import HostPolicy
+
     assert HostPolicy(bound, port).allows(host) is allowed
 
 
 def test_same_origin_rule():
+    from tracekit.ui._security import same_origin
+
     host = "127.0.0.1:8000"
     assert same_origin({"origin": "http://127.0.0.1:8000"}, host)
     assert same_origin({"sec-fetch-site": "same-origin"}, host)
