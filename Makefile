@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint typecheck docs unit openai-oldest bench clean
 
 # The first-party adapters are distributions of their own, installed after the core.
+# The ui extra (the web UI's server) is part of the main job: `make demo` installs it too.
 $(STAMP): pyproject.toml integrations/openai/pyproject.toml integrations/langchain/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -57,6 +58,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sqlite_store.py
 	$(BIN)/python benchmarks/openai_overhead.py
 	$(BIN)/python benchmarks/langchain_overhead.py
+	$(BIN)/python benchmarks/ui_table.py
+	$(BIN)/python benchmarks/ui_timeline.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache
