@@ -28,6 +28,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-dev-shm-usage"]  # fmt: skip
 KINDS = ("LLM", "TOOL", "RETRIEVER", "CHAIN", "EMBEDDING")
 TRACE_ID = "5" * 32
+PAINTED = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
 def span(n: int, parent: int | None, start: int, end: int) -> dict[str, Any]:
@@ -104,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                     page.goto(f"{server.url}#/trace/{TRACE_ID}")
                     page.wait_for_selector("html[data-rendered=trace]", timeout=60_000)
                     # and painted: two animation frames after the DOM is built
-                    page.evaluate(
-                        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-                    )
+                    page.evaluate(PAINTED)
                     elapsed = time.perf_counter() - started
                     bars = page.locator(".bar").count()
                     if bars != args.spans:

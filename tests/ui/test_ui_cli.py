@@ -64,13 +64,14 @@ def test_without_the_ui_extra_the_message_says_what_to_install(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def run_ui(db, *args):
+def run_ui(db, *args, env=None):
     """Start ``tracekit ui`` in a subprocess; return it and its first line of output."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracekit.cli", "ui", "--db", db, "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     selector = selectors.DefaultSelector()
     selector.register(proc.stdout, selectors.EVENT_READ)
@@ -121,3 +122,21 @@ def test_the_listening_socket_is_tcp_so_responses_are_not_delayed():
 
     with bind("127.0.0.1", 0) as sock:
         assert sock.proto == socket.IPPROTO_TCP
+
+
+@pytest.mark.slow
+def test_open_starts_the_browser_on_the_served_address(db, tmp_path):
+    write(db, research_trace(1))
+    marker = tmp_path / "opened.txt"
+    script = tmp_path / "fake_browser.py"
+    script.write_text("import sys\nopen(sys.argv[1], 'w').write(sys.argv[2])\n")
+    env = {**os.environ, "BROWSER": f"{sys.executable} {script} {marker} %s"}
+    proc, line = run_ui(db, "--open", env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling for the file the fake browser writes
+        assert marker.read_text() == line.split(" at ")[1].split()[0]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

@@ -41,7 +41,7 @@ function visibleRows(tree, collapsed) {
 }
 
 /** The time window of a trace: first start to last end (now, while running). */
-export function window_(spans, running) {
+export function timeWindow(spans, running) {
   let start = Infinity;
   let end = -Infinity;
   for (const s of spans) {
@@ -77,7 +77,7 @@ function axis(win, zoom) {
  */
 export function renderWaterfall(root, spans, running, state, on) {
   const tree = spanTree(spans);
-  const win = window_(spans, running);
+  const win = timeWindow(spans, running);
   const span_ = win.end - win.start;
   const rows = visibleRows(tree, state.collapsed);
   const labels = [];
