@@ -307,9 +307,8 @@ def test_deleting_a_trace_from_the_page(ui):
         assert [t.trace_id for t in store.list_traces().traces] == [tid(1)]
 
 
-@pytest.mark.skipif(not os.environ.get("TRACEKIT_UI_DOCS"), reason="docs screenshots only")
-def test_docs_screenshot_of_the_demo(tmp_path, serve, browse):
-    """With TRACEKIT_UI_DOCS=1: the demo's trace, as the docs show it."""
+def test_the_demo_trace_opens_with_its_model_call(tmp_path, serve, browse):
+    """``tracekit demo``'s trace in the UI (the docs' main screenshot, with TRACEKIT_UI_DOCS=1)."""
     import subprocess
     import sys
 
@@ -317,9 +316,11 @@ def test_docs_screenshot_of_the_demo(tmp_path, serve, browse):
     subprocess.run([sys.executable, "-m", "tracekit.cli", "--db", db, "demo"], check=True,
                    capture_output=True)  # fmt: skip
     server = serve(db)
-    page, _ = browse(server.url)
+    page, watch = browse(server.url)
     page.locator("tr.trace-row").first.click()
-    page.locator(".bar").first.wait_for()
+    expect(page.locator(".bar")).to_have_count(7)
     page.locator(".label-row", has_text="chat-completion").first.click()
-    page.locator(".span-detail").wait_for()
+    expect(page.locator(".span-detail .message")).to_have_count(2)
+    assert "demo-gpt-sim" in page.locator("[data-section=model]").inner_text()
     screenshot(page, "ui-demo", docs=True)
+    clean(page, watch)
