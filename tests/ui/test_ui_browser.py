@@ -54,7 +54,7 @@ def test_table_lists_traces_newest_first_with_their_columns(ui):
     for expected in ("research-agent", "AGENT", "ERROR", "6", "42", "How old is Google?",
                      "Google is 28 years old.", "100 ms"):  # fmt: skip
         assert expected in text
-    screenshot(page, "ui-table", docs=True)
+    screenshot(page, "ui-table-two")
     clean(page, watch)
 
 
@@ -312,10 +312,16 @@ def test_the_demo_trace_opens_with_its_model_call(tmp_path, serve, browse):
     import sys
 
     db = str(tmp_path / "demo.db")
-    subprocess.run([sys.executable, "-m", "tracekit.cli", "--db", db, "demo"], check=True,
-                   capture_output=True)  # fmt: skip
+    write(db, research_trace(1) + langchain_trace(2, project="graphs"))
+    for _ in range(2):
+        subprocess.run([sys.executable, "-m", "tracekit.cli", "--db", db, "demo"], check=True,
+                       capture_output=True)  # fmt: skip
     server = serve(db)
     page, watch = browse(server.url)
+    expect(page.locator("tr.trace-row")).to_have_count(4)
+    page.set_viewport_size({"width": 1400, "height": 330})
+    screenshot(page, "ui-table", docs=True)
+    page.set_viewport_size({"width": 1400, "height": 900})
     page.locator("tr.trace-row").first.click()
     expect(page.locator(".bar")).to_have_count(7)
     page.locator(".label-row", has_text="chat-completion").first.click()
