@@ -94,6 +94,7 @@ export function renderWaterfall(root, spans, running, state, on) {
       toggle,
       h("span", { class: "kind " + kindClass(span.kind) }, span.kind),
       h("span", { class: "name" }, span.name),
+      typeof span.model === "string" ? h("span", { class: "model-tag" }, span.model) : null,
       state.collapsed.has(span.span_id) && kids ? h("span", { class: "muted" }, ` +${kids.length}`) : null,
       h("span", { class: "took status-" + span.status }, took(span)));
     label.style.paddingLeft = Math.min(depth, 40) * 14 + 4 + "px";
