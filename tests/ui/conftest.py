@@ -83,7 +83,10 @@ def chromium():
         if os.environ.get("CI"):
             pytest.fail(f"CI is set but {CHROMIUM} is missing: .ci/run must install chromium")
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); CI runs these")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # a loaded 2-core CI machine: waits are polls with a deadline, so a long one costs nothing
+    expect.set_options(timeout=15_000)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

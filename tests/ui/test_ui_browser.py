@@ -82,6 +82,10 @@ def test_search_and_filters_narrow_the_table(ui):
     page.select_option("select[name=kind]", "EMBEDDING")
     expect_rows(page, tid(1))
     page.select_option("select[name=kind]", "")
+    page.select_option("select[name=since]", "15m")  # both traces are days old
+    expect_rows(page)
+    page.select_option("select[name=since]", "")
+    expect_rows(page, tid(2), tid(1))
     page.fill("input[name=q]", "no such text anywhere")
     expect_rows(page)
     expect(page.locator("p.empty")).to_be_visible()
