@@ -68,7 +68,10 @@ def xss_trace(n=1):
     odd = rec(n, 3, 0, name=PAYLOADS[9], kind="TOOL", start_ns=t0 + 31_000_000,
               end_ns=t0 + 32_000_000)  # fmt: skip
     odd["span_id"] = EVIL_ID
-    return [llm, failed, odd, root]
+    records = [llm, failed, odd, root]
+    for record in records:
+        record["project"] = PAYLOADS[3]  # in the project filter's options and the header
+    return records
 
 
 @pytest.fixture
@@ -79,12 +82,15 @@ def xss_page(db, serve, browse):
     return server, page, watch
 
 
-def assert_inert(page, watch):
+def assert_inert(page, watch, not_found_expected=False):
     assert page.evaluate("window.__xss") is None
     assert page.evaluate("({}).polluted") is None
     assert page.evaluate("Object.prototype.polluted") is None
     assert watch.dialogs == []
-    assert watch.console_errors == []
+    errors = watch.console_errors
+    if not_found_expected:  # the browser logs the API's 404 for a trace id that is not one
+        errors = [e for e in errors if "status of 404" not in e]
+    assert errors == []
     assert page.evaluate("window.__csp") == []  # nothing even tried to run or load
     assert watch.blocked == []
     assert watch.off_loopback() == []
@@ -132,5 +138,27 @@ def test_search_for_a_payload_finds_it_as_text(xss_page):
     _, page, watch = xss_page
     page.locator("tr.trace-row").wait_for()
     page.fill("input[name=q]", "<script>")
+    expect(page.locator("tr.trace-row")).to_have_count(1)
+    assert_inert(page, watch)
+
+
+def test_a_crafted_link_to_the_ui_runs_nothing(xss_page):
+    """A link someone sends (``#/trace/<payload>``) shows an error as text."""
+    server, page, watch = xss_page
+    page.goto(server.url + "#/trace/" + "%3Cimg%20src%3Dx%20onerror%3Dwindow.__xss%3D1%3E")
+    banner = page.locator("#banner")
+    expect(banner).to_be_visible()
+    assert "<img src=x onerror=window.__xss=1>" in banner.inner_text()
+    page.goto(server.url + "#/?q=%3Cscript%3Ewindow.__xss%3D2%3C%2Fscript%3E")
+    expect(page.locator("input[name=q]")).to_have_value("<script>window.__xss=2</script>")
+    assert_inert(page, watch, not_found_expected=True)
+
+
+def test_payload_project_names_are_options_as_text(xss_page):
+    _, page, watch = xss_page
+    page.locator("tr.trace-row").wait_for()
+    option = page.locator("select[name=project] option").nth(1)
+    expect(option).to_have_text(PAYLOADS[3])
+    page.select_option("select[name=project]", PAYLOADS[3])
     expect(page.locator("tr.trace-row")).to_have_count(1)
     assert_inert(page, watch)
