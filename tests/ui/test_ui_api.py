@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from ui_helpers import GRAPH, rec, research_trace, start, tid, write
 
@@ -174,3 +176,13 @@ def test_research_trace_fixture_is_consistent():
     root = records[-1]
     for child in records[:-1]:
         assert root["start_ns"] <= child["start_ns"] <= child["end_ns"] <= root["end_ns"]
+
+
+def test_a_damaged_store_is_a_503_with_a_message(client, sample_db):
+    size = os.path.getsize(sample_db)
+    with open(sample_db, "r+b") as f:  # keep the first page (schema), garble the tables
+        f.seek(8192)
+        f.write(b"\xff" * (size - 8192))
+    response = client.get("/api/traces")
+    assert response.status_code == 503
+    assert "malformed" in response.json()["error"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -82,6 +83,8 @@ class Api:
             return error(str(exc), 400)
         except StoreError as exc:
             return error(str(exc), 503)
+        except sqlite3.Error as exc:  # say, locked by a writer past the busy timeout
+            return error(f"cannot read the trace store: {exc}", 503)
 
     async def info(self, request: Request) -> Response:
         """``GET /api/info``."""
