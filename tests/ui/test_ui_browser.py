@@ -86,6 +86,10 @@ def test_search_and_filters_narrow_the_table(ui):
     expect_rows(page)
     page.select_option("select[name=since]", "")
     expect_rows(page, tid(2), tid(1))
+    page.select_option("select[name=sort]", "spans")  # largest first
+    expect(page.locator("tr.trace-row").first).to_have_attribute("data-trace-id", tid(1))
+    page.select_option("select[name=sort]", "")
+    expect(page.locator("tr.trace-row").first).to_have_attribute("data-trace-id", tid(2))
     page.fill("input[name=q]", "no such text anywhere")
     expect_rows(page)
     expect(page.locator("p.empty")).to_be_visible()
@@ -194,6 +198,25 @@ def test_span_detail_shows_conversation_tool_calls_model_usage_and_error(ui):
     assert "TimeoutError" in error.inner_text()
     assert 'File "agent.py", line 9' in error.locator(".stack").inner_text()
     assert "retry" in page.locator("[data-section=events]").inner_text()
+    clean(page, watch)
+
+
+def test_keyboard_moves_through_the_span_tree(ui):
+    page, watch = ui(f"#/trace/{tid(1)}")
+    page.locator(".label-row", has_text="research-agent").click()
+    detail = page.locator(".detail-name")
+    expect(detail).to_have_text("research-agent")
+    page.keyboard.press("ArrowDown")
+    expect(detail).to_have_text("plan")
+    page.keyboard.press("ArrowDown")
+    expect(detail).to_have_text("web_search")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    expect(detail).to_have_text("research-agent")
+    page.keyboard.press("ArrowLeft")  # collapse the root
+    expect(page.locator(".label-row")).to_have_count(1)
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(".label-row")).to_have_count(6)
     clean(page, watch)
 
 

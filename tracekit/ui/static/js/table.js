@@ -12,7 +12,13 @@ const RANGES = [
   ["24h", "last 24 hours"],
   ["7d", "last 7 days"],
 ];
-const FILTERS = ["q", "status", "kind", "project", "since"];
+const FILTERS = ["q", "status", "kind", "project", "since", "sort"];
+const SORTS = [
+  ["", "newest first"],
+  ["duration", "longest first"],
+  ["tokens", "most tokens first"],
+  ["spans", "most spans first"],
+];
 
 function select(name, label, options, value) {
   return h(
@@ -79,6 +85,7 @@ export function mountTable(root, { showError, query }) {
     select("kind", "Kind", [["", "any kind"], ...KINDS.map((k) => [k, k])], filters.kind),
     projects,
     select("since", "Time range", RANGES, filters.since),
+    select("sort", "Sort", SORTS, filters.sort),
   );
 
   function params(extra) {

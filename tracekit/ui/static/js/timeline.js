@@ -114,7 +114,7 @@ export function renderWaterfall(root, spans, running, state, on) {
   const inner = h("div", { class: "tracks" }, axis(win, state.zoom), tracks);
   inner.style.width = state.zoom * 100 + "%";
   const scroller = h("div", { class: "tracks-scroll" }, inner);
-  const body = h("div", { class: "waterfall" },
+  const body = h("div", { class: "waterfall", tabindex: "0", "aria-label": "spans: arrow keys move, left and right collapse" },
     h("div", { class: "labels" }, h("div", { class: "axis-space" }), labels),
     scroller,
     tooltip);
@@ -139,6 +139,25 @@ export function renderWaterfall(root, spans, running, state, on) {
   body.addEventListener("mouseout", (event) => {
     if (event.target.closest(".bar")) tooltip.classList.add("hidden");
   });
+  // Keyboard: up/down move the selection, left/right collapse and expand.
+  body.addEventListener("keydown", (event) => {
+    const rows = Array.from(body.querySelectorAll(".label-row"));
+    const at = rows.findIndex((row) => row.dataset.spanId === state.selected);
+    const id = at >= 0 ? rows[at].dataset.spanId : null;
+    let next = null;
+    if (event.key === "ArrowDown") next = rows[Math.min(at + 1, rows.length - 1)];
+    else if (event.key === "ArrowUp") next = rows[Math.max(at - 1, 0)];
+    else if (id && tree.children.has(id) && event.key === (state.collapsed.has(id) ? "ArrowRight" : "ArrowLeft")) {
+      event.preventDefault();
+      on.toggle(id);
+      return;
+    } else return;
+    event.preventDefault();
+    if (next) {
+      on.select(next.dataset.spanId);
+      next.scrollIntoView({ block: "nearest" });
+    }
+  });
   scroller.addEventListener("wheel", (event) => {
     if (!event.ctrlKey) return; // ctrl + wheel zooms; plain wheel scrolls
     event.preventDefault();
@@ -154,7 +173,12 @@ export function renderWaterfall(root, spans, running, state, on) {
     legend());
   const previousScroll = root.querySelector(".tracks-scroll");
   const left = previousScroll ? previousScroll.scrollLeft : 0;
+  const previous = root.querySelector(".waterfall");
+  const top = previous ? previous.scrollTop : 0;
+  const focused = previous !== null && previous === document.activeElement;
   replace(root, toolbar, body);
   scroller.scrollLeft = left;
+  body.scrollTop = top;
+  if (focused) body.focus({ preventScroll: true });
   return { scroller };
 }
