@@ -7,10 +7,11 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint typecheck docs unit openai-oldest langchain-oldest bench clean
 
 # The first-party adapters are distributions of their own, installed after the core.
+# The ui extra (the web UI's server) is part of the main job: `make demo` installs it too.
 $(STAMP): pyproject.toml integrations/openai/pyproject.toml integrations/langchain/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
 	$(BIN)/python -m pip install --quiet -e integrations/openai
 	$(BIN)/python -m pip install --quiet -e 'integrations/langchain[test]'
 	touch $(STAMP)
@@ -74,6 +75,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sqlite_store.py
 	$(BIN)/python benchmarks/openai_overhead.py
 	$(BIN)/python benchmarks/langchain_overhead.py
+	$(BIN)/python benchmarks/ui_table.py
+	$(BIN)/python benchmarks/ui_timeline.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

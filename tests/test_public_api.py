@@ -6,7 +6,7 @@ import tracekit
 def test_all_lists_exactly_the_public_names():
     # (pytest rewrites the plugin package and adds "@py_builtins"-style names)
     public = {name for name in dir(tracekit) if not name.startswith(("_", "@"))}
-    submodules = {"backends", "testing", "cli", "store", "integrations"}
+    submodules = {"backends", "testing", "cli", "store", "integrations", "ui"}
     assert set(tracekit.__all__) == (public - submodules) | {"__version__"}
     assert tracekit.__all__ == sorted(tracekit.__all__)
 

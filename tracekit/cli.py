@@ -1,4 +1,4 @@
-"""The ``tracekit`` command line: ``ls``, ``show``, ``export`` and ``demo``.
+"""The ``tracekit`` command line: ``ls``, ``show``, ``export``, ``demo`` and ``ui``.
 
 Every command reads the store at ``--db`` (``.tracekit/traces.db`` by
 default) through ``tracekit.store``. Errors are one line on stderr and a
@@ -136,7 +136,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "demo", parents=[common], help="trace a small built-in agent into the store and show it"
     )
+    ui = sub.add_parser("ui", parents=[common], help="browse the store in a local web UI")
+    ui.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
+    )
+    ui.add_argument(
+        "--port", type=_port_arg, default=7842, help="port (default 7842; 0 picks a free one)"
+    )
+    ui.add_argument("--open", action="store_true", help="open the UI in a web browser")
     return parser
+
+
+def _port_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"bad port {text!r}: use a number from 0 to 65535")
+    return value
 
 
 def _add_time_range(parser: argparse.ArgumentParser) -> None:
@@ -300,9 +318,28 @@ def cmd_demo(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+# -- ui ----------------------------------------------------------------------------------
+
+
+def cmd_ui(args: argparse.Namespace, out: IO[str]) -> int:
+    """Serve the web UI over the store until interrupted."""
+    try:
+        from tracekit import ui
+    except ImportError as exc:
+        raise StoreError(
+            f"tracekit ui needs the ui extra ({exc.name or exc} is missing): "
+            "pip install 'tracekit-llm[ui]'"
+        ) from None
+    try:
+        ui.serve(args.db, args.host, args.port, open_browser=args.open, out=out, err=sys.stderr)
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down: a normal stop
+        pass
+    return 0
+
+
 # -- entry point -------------------------------------------------------------------------
 
-COMMANDS = {"ls": cmd_ls, "show": cmd_show, "export": cmd_export, "demo": cmd_demo}
+COMMANDS = {"ls": cmd_ls, "show": cmd_show, "export": cmd_export, "demo": cmd_demo, "ui": cmd_ui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -237,7 +237,37 @@ class Store:
         ).fetchall()
         return [row[0] for row in rows if row[0] is not None]
 
+    def list_projects(self) -> list[str]:
+        """The projects that have traces, sorted (one index seek per project)."""
+        # A skip scan over traces_by_project: each step jumps to the next name.
+        rows = self._conn.execute(
+            "WITH RECURSIVE p(name) AS ("
+            " SELECT min(project) FROM traces"
+            " UNION ALL"
+            " SELECT (SELECT min(project) FROM traces WHERE project > p.name)"
+            " FROM p WHERE p.name IS NOT NULL)"
+            " SELECT name FROM p WHERE name IS NOT NULL"
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
     # -- one trace ---------------------------------------------------------------------
+
+    def trace_summary(self, trace_id: str) -> TraceSummary:
+        """The trace table's row for one trace (id or unique prefix).
+
+        Raises:
+            TraceNotFound: no trace, or several, match ``trace_id``.
+        """
+        full = self.resolve_trace_id(trace_id)
+        row = self._conn.execute(
+            "SELECT trace_id, project, root_name, root_kind, start_ns, end_ns, span_count, "
+            "error_count, open_count, total_tokens, input_preview, output_preview, pid, start_ns "
+            "FROM traces WHERE trace_id = ?",
+            (full,),
+        ).fetchone()
+        if row is None:  # deleted between the two statements
+            raise TraceNotFound(f"no trace with id {trace_id}")
+        return _summary(row, self._open_span_pids)
 
     def resolve_trace_id(self, prefix: str) -> str:
         """The full trace id for an id or a unique prefix of one.

@@ -1,0 +1,187 @@
+"""The web UI's Starlette application: the JSON API over ``tracekit.store`` and the page.
+
+Endpoints (all JSON, documented in docs/ui.md):
+
+- ``GET /api/info``: the store's path and tracekit's version;
+- ``GET /api/traces``: a page of the trace table (``q``, ``status``,
+  ``kind``, ``project``, ``since``, ``until``, ``sort``, ``limit``,
+  ``cursor``), newest first;
+- ``GET /api/projects``: the projects in the store;
+- ``GET /api/traces/{id}``: one trace: its table row and its span records;
+- ``GET /api/traces/{id}/architecture``: its components and graph;
+- ``DELETE /api/traces/{id}``: delete it (same origin only, see ``_security``).
+
+Each request opens the store, reads, and closes it: SQLite connections are
+per thread, opening one costs well under a millisecond, and a reader that
+never holds a transaction open never delays the writer's checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracekit.store import Store, StoreError, TraceNotFound, TraceSummary
+from tracekit.ui._architecture import architecture
+from tracekit.ui._security import GuardMiddleware, HostPolicy
+from tracekit.ui._static import StaticFiles, load_assets
+
+DEFAULT_LIMIT = 50
+_FILTERS = ("project", "status", "kind")
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    """``payload`` as ``application/json`` (never anything a browser would render)."""
+    # ASCII: a lone surrogate from a traced string cannot break the UTF-8 encoding
+    body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def error(message: str, status: int) -> Response:
+    """An error as ``{"error": message}``."""
+    return json_response({"error": message}, status)
+
+
+def summary_json(trace: TraceSummary) -> dict[str, Any]:
+    """A trace table row as JSON, with its duration."""
+    return {**dataclasses.asdict(trace), "duration_ns": trace.duration_ns}
+
+
+class Api:
+    """The JSON endpoints, reading the store at ``path``.
+
+    Args:
+        path: the store's database file.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    async def _read(self, fn: Callable[[Store], Any]) -> Response:
+        """Run ``fn`` on a freshly opened store in a worker thread; map errors to statuses."""
+
+        def run() -> Any:
+            with Store(self.path) as store:
+                return fn(store)
+
+        try:
+            return json_response(await run_in_threadpool(run))
+        except TraceNotFound as exc:
+            return error(str(exc), 404)
+        except ValueError as exc:
+            return error(str(exc), 400)
+        except StoreError as exc:
+            return error(str(exc), 503)
+        except sqlite3.Error as exc:  # say, locked by a writer past the busy timeout
+            return error(f"cannot read the trace store: {exc}", 503)
+
+    async def info(self, request: Request) -> Response:
+        """``GET /api/info``."""
+        import tracekit
+
+        return json_response({"db": os.path.abspath(self.path), "version": tracekit.__version__})
+
+    async def traces(self, request: Request) -> Response:
+        """``GET /api/traces``: a page of the trace table."""
+        query = request.query_params
+        try:
+            options: dict[str, Any] = {name: query[name] for name in _FILTERS if query.get(name)}
+            options["search"] = query.get("q") or None
+            options["sort"] = query.get("sort") or "start"
+            options["limit"] = _int(query.get("limit"), DEFAULT_LIMIT, "limit")
+            options["cursor"] = query.get("cursor") or None
+            for name in ("since", "until"):
+                if query.get(name):
+                    options[f"{name}_ns"] = _time(query[name])
+        except ValueError as exc:
+            return error(str(exc), 400)
+
+        def page(store: Store) -> dict[str, Any]:
+            found = store.list_traces(**options)
+            return {
+                "traces": [summary_json(t) for t in found.traces],
+                "next_cursor": found.next_cursor,
+            }
+
+        return await self._read(page)
+
+    async def projects(self, request: Request) -> Response:
+        """``GET /api/projects``."""
+        return await self._read(lambda store: {"projects": store.list_projects()})
+
+    async def trace(self, request: Request) -> Response:
+        """``GET /api/traces/{trace_id}``: the row and the span records."""
+        trace_id = str(request.path_params["trace_id"])
+
+        def read(store: Store) -> dict[str, Any]:
+            summary = store.trace_summary(trace_id)
+            return {"trace": summary_json(summary), "spans": store.get_trace(summary.trace_id)}
+
+        return await self._read(read)
+
+    async def trace_architecture(self, request: Request) -> Response:
+        """``GET /api/traces/{trace_id}/architecture``."""
+        trace_id = str(request.path_params["trace_id"])
+        return await self._read(lambda store: architecture(store.get_trace(trace_id)))
+
+    async def delete_trace(self, request: Request) -> Response:
+        """``DELETE /api/traces/{trace_id}``: the full id only, never a prefix."""
+        trace_id = str(request.path_params["trace_id"]).lower()
+        if len(trace_id) != 32 or any(ch not in "0123456789abcdef" for ch in trace_id):
+            return error("give the full 32-digit trace id to delete a trace", 400)
+
+        def delete(store: Store) -> dict[str, Any]:
+            if not store.delete_trace(trace_id):
+                raise TraceNotFound(f"no trace with id {trace_id}")
+            return {"deleted": trace_id}
+
+        return await self._read(delete)
+
+
+def _int(text: str | None, default: int, name: str) -> int:
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {text!r}") from None
+
+
+def _time(text: str) -> int:
+    """Unix nanoseconds: digits are nanoseconds already; otherwise as ``tracekit ls --since``."""
+    from tracekit.cli import parse_time
+
+    return int(text) if text.isdigit() else parse_time(text)
+
+
+def create_app(path: str, *, host: str = "127.0.0.1", port: int) -> Starlette:
+    """The UI's ASGI application for the store at ``path``, served at ``host``:``port``.
+
+    ``host`` and ``port`` are where the server is bound: only requests whose
+    Host header names them are answered.
+    """
+    api = Api(path)
+    static = StaticFiles(load_assets())
+    routes = [
+        Route("/", static.index, methods=["GET"]),
+        Route("/static/{name:path}", static.endpoint, methods=["GET"]),
+        Route("/api/info", api.info, methods=["GET"]),
+        Route("/api/traces", api.traces, methods=["GET"]),
+        Route("/api/projects", api.projects, methods=["GET"]),
+        Route("/api/traces/{trace_id}", api.trace, methods=["GET"]),
+        Route("/api/traces/{trace_id}", api.delete_trace, methods=["DELETE"]),
+        Route("/api/traces/{trace_id}/architecture", api.trace_architecture, methods=["GET"]),
+    ]
+    middleware = [Middleware(GuardMiddleware, policy=HostPolicy(host, port))]
+    return Starlette(routes=routes, middleware=middleware)
