@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml integrations/openai/pyproject.toml integrations/langchain/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,otlp,wandb]'
 	$(BIN)/python -m pip install --quiet -e integrations/openai
 	$(BIN)/python -m pip install --quiet -e 'integrations/langchain[test]'
 	touch $(STAMP)
