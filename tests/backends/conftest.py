@@ -32,6 +32,19 @@ def load_receiver_module():
 
 
 @pytest.fixture
+def receiver_class():
+    """The receiver class, to start one on a chosen port (``OtlpReceiver(port)``)."""
+    return load_receiver_module().OtlpReceiver
+
+
+@pytest.fixture
+def closed_port_url(receiver_class):
+    """A URL where nothing listens: a receiver's port, once it has stopped."""
+    with receiver_class() as stopped:
+        return stopped.url
+
+
+@pytest.fixture
 def receiver():
     with load_receiver_module().OtlpReceiver() as running:
         yield running

@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tracekit._serialize import cut_string
+from tracekit._serialize import Limits, cut_string, to_jsonable
 
 AttrValue = Any  # str | bool | int | float | a list of one of them (OTel's AttributeValue)
 
@@ -61,8 +61,35 @@ _PARAMETERS = {
 _CONSUMED = frozenset({"model_parameters", "tags"})
 
 
-def _json(value: Any) -> str:
+def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr)
+
+
+class _Json:
+    """A value the attribute holds as JSON text (encoded, within the cap, at the end)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _json(value: Any) -> _Json:
+    return _Json(value)
+
+
+def json_within(value: Any, max_chars: int) -> str:
+    """``value`` as JSON text of at most about ``max_chars``.
+
+    Long strings inside are cut first (each with the marker), so the text
+    stays valid JSON; only if that is not enough is the text itself cut.
+    """
+    text = _dumps(value)
+    if len(text) <= max_chars:
+        return text
+    inner = Limits(max_string_chars=max(16, max_chars // 2))
+    text = _dumps(to_jsonable(value, inner))
+    return cut_string(text, max_chars)
 
 
 def attr_value(value: Any, max_chars: int) -> AttrValue | None:
@@ -76,6 +103,8 @@ def attr_value(value: Any, max_chars: int) -> AttrValue | None:
     if isinstance(value, int):
         # protobuf int64: a bigger int would fail the whole request
         return value if -_INT64 <= value < _INT64 else str(value)
+    if isinstance(value, _Json):
+        return json_within(value.value, max_chars)
     if isinstance(value, (list, tuple)) and value:
         kinds = {type(item) for item in value}
         if kinds == {str}:
@@ -84,7 +113,7 @@ def attr_value(value: Any, max_chars: int) -> AttrValue | None:
             return list(value)
         if kinds == {int} and all(-_INT64 <= item < _INT64 for item in value):
             return list(value)
-    return cut_string(_json(value), max_chars)
+    return json_within(value, max_chars)
 
 
 def provider(record: Mapping[str, Any]) -> str | None:
@@ -209,7 +238,7 @@ def _openinference_message(prefix: str, message: Mapping[str, Any], out: dict[st
 # -- the mapping -----------------------------------------------------------------
 
 
-def _io_value(values: Mapping[str, Any]) -> tuple[str, str] | None:
+def _io_value(values: Mapping[str, Any]) -> tuple[str | _Json, str] | None:
     """(value, mime type) for OpenInference ``input.value`` / ``output.value``."""
     if not values:
         return None
