@@ -112,9 +112,9 @@ def _otlp(scheme: str) -> Callable[[str, str], Backend]:
 
 
 def _wandb(url: str, rest: str) -> Backend:
-    from tracekit.backends import wandb  # the wandb extra: imported only when asked for
+    from tracekit.backends.wandb import from_url as wandb_from_url  # the wandb extra, lazily
 
-    return wandb.from_url(url, rest)
+    return wandb_from_url(url, rest)
 
 
 # scheme -> factory(url, text after "scheme://")
