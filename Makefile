@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sqlite_store.py
 	$(BIN)/python benchmarks/openai_overhead.py
 	$(BIN)/python benchmarks/langchain_overhead.py
+	$(BIN)/python benchmarks/otlp_throughput.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache
