@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,25 @@ def read_wandb_log(path: Path) -> list:
     return [wandb_internal_pb2.Record.FromString(raw) for raw in records]
 
 
+def finished_log(run_dir: Path, deadline_s: float = 60.0) -> list:
+    """The run's log records once its ``exit`` record is written.
+
+    ``run.finish()`` returns before wandb's core process has written the
+    whole log: poll (with a deadline) for the record that closes it.
+    """
+    deadline = time.monotonic() + deadline_s
+    while True:
+        logs = list(run_dir.glob("run-*.wandb"))
+        try:
+            records = read_wandb_log(logs[0]) if logs else []
+        except Exception:  # caught mid-write: a cut record
+            records = []
+        if any(r.WhichOneof("record_type") == "exit" for r in records):
+            return records
+        assert time.monotonic() < deadline, f"{run_dir}: the run's log was never closed"
+        time.sleep(0.05)
+
+
 def logged_traces(run_dir: Path, key: str = "trace") -> list[dict]:
     """Every trace tree logged under ``key``: its root span and model dictionary.
 
@@ -62,9 +82,8 @@ def logged_traces(run_dir: Path, key: str = "trace") -> list[dict]:
     ``[key, field]``) and leaves out fields equal to the previous step's, so
     fields carry forward from step to step.
     """
-    (log,) = run_dir.glob("run-*.wandb")
     traces, fields = [], {}
-    for record in read_wandb_log(log):
+    for record in finished_log(run_dir):
         if record.WhichOneof("record_type") != "history":
             continue
         logged = False
@@ -301,7 +320,7 @@ def test_an_error_span_is_logged_with_error_status_and_message(started_run):
 
 def test_the_run_tracekit_started_is_in_the_project_of_the_url(started_run):
     run_dir, _ = started_run
-    runs = [r for r in read_wandb_log(next(run_dir.glob("run-*.wandb"))) if r.HasField("run")]
+    runs = [r for r in finished_log(run_dir) if r.HasField("run")]
     assert runs[0].run.project == "tracekit-tests"
 
 
@@ -310,7 +329,7 @@ def test_an_active_run_of_the_application_gets_the_traces_and_stays_open(users_r
     assert still_open
     traces = logged_traces(run_dir)
     assert [t["root"]["name"] for t in traces] == ["RunnableSequence", "(incomplete trace)"]
-    runs = [r for r in read_wandb_log(next(run_dir.glob("run-*.wandb"))) if r.HasField("run")]
+    runs = [r for r in finished_log(run_dir) if r.HasField("run")]
     assert runs[0].run.project == "my-experiments"
 
 

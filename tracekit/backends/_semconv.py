@@ -61,8 +61,8 @@ _PARAMETERS = {
 _CONSUMED = frozenset({"model_parameters", "tags"})
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr)
+# one encoder for all: json.dumps with options builds a new encoder on every call
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr).encode
 
 
 class _Json:
@@ -94,6 +94,11 @@ def json_within(value: Any, max_chars: int) -> str:
 
 def attr_value(value: Any, max_chars: int) -> AttrValue | None:
     """One OTLP-legal attribute value (None: leave the attribute out)."""
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= max_chars else cut_string(value, max_chars)
+    if kind is int or kind is bool or kind is float:
+        return value if kind is not int or -_INT64 <= value < _INT64 else str(value)
     if value is None:
         return None
     if isinstance(value, str):
