@@ -202,3 +202,49 @@ def test_spool_off_in_the_url_wins_over_the_environment(tmp_path, monkeypatch):
     assert backend.spool is None
     backend = tracekit.backends.from_url("otlp+http://127.0.0.1:9")
     assert backend.spool.directory == tmp_path / "env-spool"
+
+
+def test_a_batch_claimed_by_a_process_that_died_is_sent_again(tmp_path, receiver):
+    import subprocess
+    import sys
+
+    spool = tmp_path / "spool"
+    receiver.answer(503, times=100)
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=0.5, spool=spool))
+    traced_calls(2)
+    tracekit.shutdown(timeout=5)
+    (batch,) = spooled_files(spool)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    claimed = batch.with_name(f"{batch.name}.{dead.stdout.strip()}.sending")
+    batch.rename(claimed)  # as if that process had died while sending it
+    (spool / "00000000000000000001-1-0.json").write_text("not json")  # a damaged file
+
+    receiver._plan.clear()
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5, spool=spool))
+    assert tracekit.flush(timeout=8) is True
+    assert len(receiver.wait_for_spans(2)) == 2
+    assert list(spool.iterdir()) == []
+
+
+def test_the_budget_stays_inside_the_export_timeout_and_the_env_timeout_is_capped(
+    monkeypatch, receiver
+):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")  # milliseconds, by the spec
+    assert tracekit.backends.from_url("otlp+http://127.0.0.1:9").timeout == 8
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "3")
+    assert tracekit.backends.from_url("otlp+http://127.0.0.1:9").timeout == 3
+
+    receiver.gate = threading.Event()  # a receiver that never answers in time
+    try:
+        tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=30), export_timeout=1)
+        traced_calls(1)
+        assert tracekit.flush(timeout=5) is False
+        # the backend gave up inside the 1 s export timeout: counted by its own reason
+        assert dropped() == {"timeout": 1}
+    finally:
+        receiver.gate.set()

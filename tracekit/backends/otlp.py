@@ -329,13 +329,25 @@ class OtlpBackend:
             self._hold_until = time.monotonic() + min(wait, MAX_RETRY_AFTER)
         return reason
 
+    def _deadline(self) -> float:
+        """When this call must be done: ``timeout``, and within the pipeline's export timeout.
+
+        A budget past ``init(export_timeout=...)`` would let the pipeline give
+        up on the call first, and then the batch could be neither spooled nor
+        counted by its reason.
+        """
+        from tracekit import _config
+
+        bound = _config._options.export_timeout * 0.8
+        return time.monotonic() + max(0.1, min(self.timeout, bound))
+
     def export(self, records: Sequence[dict[str, Any]]) -> None:
         """Send a batch; keep what could not be sent in the spool (if on), count the rest.
 
         Raises:
             BatchDropped: some spans were neither sent nor spooled (with the reason).
         """
-        deadline = time.monotonic() + self.timeout
+        deadline = self._deadline()
         chunks, failed = self._chunks(records)
         lost: dict[str, int] = {}
         if failed:
@@ -412,16 +424,21 @@ class OtlpBackend:
         """
         if self.spool is None:
             return
-        self._replay(time.monotonic() + self.timeout)
+        self._replay(self._deadline())
         waiting = len(self.spool.waiting())
         if waiting:
             raise SpoolNotEmpty(f"{waiting} batch(es) wait in the spool {self.spool.directory}")
+
+    def after_fork(self) -> None:
+        """A forked child opens connections of its own (never the parent's sockets)."""
+        self._session = _observing_session()
+        self._hold_until = 0.0
 
     def shutdown(self) -> None:
         """Try the spool once more (what stays there is sent by the next process), then close."""
         try:
             if self.spool is not None:
-                self._replay(time.monotonic() + self.timeout)
+                self._replay(self._deadline())
         finally:
             self._session.close()
 
