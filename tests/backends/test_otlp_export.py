@@ -288,3 +288,17 @@ def test_the_exporters_own_http_calls_are_not_traced(receiver, openai_client):
         "search",
         "search",
     ]
+
+
+def test_retry_after_in_seconds_or_as_an_http_date():
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    from tracekit.backends._otlp_outcome import retry_after
+
+    assert retry_after("7") == 7.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: now
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=120), usegmt=True)
+    assert 100 < retry_after(later) <= 120
+    assert retry_after("soon") is None
+    assert retry_after(None) is None

@@ -21,16 +21,14 @@ OpenTelemetry is imported when the backend is built, never by ``import tracekit`
 
 from __future__ import annotations
 
-import email.utils
-import logging
 import os
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from tracekit import _guard
+from tracekit.backends import _otlp_outcome as _outcome
 from tracekit.backends import _semconv
 from tracekit.backends._errors import BatchDropped
 from tracekit.backends._spool import DEFAULT_DIR, DEFAULT_MAX_MB, Spool
@@ -45,32 +43,10 @@ DEFAULT_MAX_REQUEST_BYTES = 4 << 20  # well under collectors' default body limit
 MAX_RETRY_AFTER = 900.0  # a longer Retry-After is capped: the backend tries again after this
 
 _OPTIONS = frozenset({"timeout", "spool", "spool_max_mb", "max_attr_chars"})
-_RETRYABLE = frozenset({429, 502, 503, 504})
-_MUTED = threading.local()  # set while tracekit's calls run: the exporter's own logs are muted
 
 
 class SpoolNotEmpty(Exception):
     """``flush()`` could not send everything in the spool yet (nothing is lost)."""
-
-
-class _MuteOwnCalls(logging.Filter):
-    """Drops the exporter's per-failure log lines made for tracekit (it logs once itself)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(_MUTED, "on", False)
-
-
-_EXPORTER_LOGGERS = (
-    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-    "opentelemetry.exporter.otlp.common.http",
-)
-
-
-def _install_log_filter() -> None:
-    for name in _EXPORTER_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _MuteOwnCalls) for f in logger.filters):
-            logger.addFilter(_MuteOwnCalls())
 
 
 def _env_float(*names: str) -> float | None:
@@ -82,64 +58,6 @@ def _env_float(*names: str) -> float | None:
             except ValueError:
                 raise ValueError(f"{name} must be a number, got {raw!r}") from None
     return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delay-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _observing_session() -> Any:
-    """A ``requests.Session`` that remembers the last response or error of each request.
-
-    The exporter only says SUCCESS or FAILURE; the session it is given (a
-    public argument) tells us why, so drops are counted by reason.
-    """
-    import requests
-
-    class ObservingSession(requests.Session):
-        last: Any = None
-
-        def request(self, *args: Any, **kwargs: Any) -> Any:
-            try:
-                response = super().request(*args, **kwargs)
-            except Exception as exc:
-                self.last = exc
-                raise
-            self.last = response
-            return response
-
-    return ObservingSession()
-
-
-def _reason(observed: Any) -> tuple[str, float | None]:
-    """(drop reason, Retry-After seconds) from the last thing the session saw."""
-    if observed is None:
-        return "backend_error", None  # never sent: encoding failed or too large
-    status = getattr(observed, "status_code", None)
-    if status is None:
-        import requests
-
-        if isinstance(observed, requests.exceptions.ConnectTimeout):
-            return "unreachable", None
-        if isinstance(observed, requests.exceptions.Timeout):
-            return "timeout", None
-        if isinstance(observed, requests.exceptions.ConnectionError):
-            return "unreachable", None
-        return "backend_error", None
-    if status in _RETRYABLE:
-        return "unavailable", _retry_after(observed.headers.get("retry-after"))
-    return "rejected", None
 
 
 class OtlpBackend:
@@ -215,10 +133,10 @@ class OtlpBackend:
         self.spooled = 0  # spans written to the spool
         self.dropped_later: dict[str, int] = {}  # spooled spans refused later (pipeline stats)
         self._hold_until = 0.0  # monotonic time before which a Retry-After asks us to wait
-        self._session = _observing_session()
+        self._session = _outcome.observing_session()
         self._resources: dict[str, Resource] = {}
         self._scope = InstrumentationScope("tracekit", _version())
-        _install_log_filter()
+        _outcome.install_log_filter()
 
     # -- record -> span ----------------------------------------------------------------
 
@@ -317,14 +235,11 @@ class OtlpBackend:
             endpoint=self.endpoint, timeout=remaining, session=self._session
         )
         self._session.last = None
-        _MUTED.on = True
-        try:
+        with _outcome.mute_exporter_logs():
             result = exporter.export(spans)
-        finally:
-            _MUTED.on = False
         if result == SpanExportResult.SUCCESS:
             return None
-        reason, wait = _reason(self._session.last)
+        reason, wait = _outcome.reason(self._session.last)
         if wait is not None:
             self._hold_until = time.monotonic() + min(wait, MAX_RETRY_AFTER)
         return reason
@@ -431,7 +346,7 @@ class OtlpBackend:
 
     def after_fork(self) -> None:
         """A forked child opens connections of its own (never the parent's sockets)."""
-        self._session = _observing_session()
+        self._session = _outcome.observing_session()
         self._hold_until = 0.0
 
     def shutdown(self) -> None:
