@@ -130,7 +130,7 @@ def started_run(wandb_env, _openai_server):
 
     _config._reset()
     _guard.set_strict(True)
-    tracekit.init("wandb://tracekit-tests", project="shop", integrations=["openai"])
+    tracekit.init("wandb://tracekit-tests", project="shop", integrations=["openai", "langchain"])
     client = openai.OpenAI(base_url=_openai_server.url, api_key="sk-unused", max_retries=0)
 
     @tracekit.tool
@@ -154,6 +154,13 @@ def started_run(wandb_env, _openai_server):
     agent("How old is Google?")
     with pytest.raises(RuntimeError):
         broken()
+    # a real LangChain chain through the LangChain adapter
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.prompts import ChatPromptTemplate
+
+    prompt = ChatPromptTemplate.from_messages([("user", "Tell me about {topic}")])
+    chain = prompt | FakeListChatModel(responses=["Paris is lovely."])
+    assert chain.invoke({"topic": "France"}).content == "Paris is lovely."
     assert tracekit.flush(timeout=30)
     assert tracekit.shutdown(timeout=30)  # finishes the run tracekit started
     stats = tracekit.stats()
@@ -267,9 +274,9 @@ def orphan_records():
 def test_each_finished_trace_is_logged_as_a_trace_tree(started_run):
     run_dir, stats = started_run
     traces = logged_traces(run_dir)
-    assert [t["root"]["name"] for t in traces] == ["agent", "broken"]
+    assert [t["root"]["name"] for t in traces] == ["agent", "broken", "RunnableSequence"]
     assert stats["dropped"]["backend_error"] == 0
-    assert stats["exported"] == 4
+    assert stats["exported"] == 7
 
     agent = traces[0]["root"]
     assert agent["span_kind"] == "AGENT"
@@ -331,6 +338,23 @@ def test_an_active_run_of_the_application_gets_the_traces_and_stays_open(users_r
     assert [t["root"]["name"] for t in traces] == ["RunnableSequence", "(incomplete trace)"]
     runs = [r for r in finished_log(run_dir) if r.HasField("run")]
     assert runs[0].run.project == "my-experiments"
+
+
+def test_a_langchain_chain_is_logged_with_its_components_configuration(started_run):
+    run_dir, _ = started_run
+    trace = logged_traces(run_dir)[2]
+    root = trace["root"]
+    assert [(c["name"], c["span_kind"]) for c in root["child_spans"]] == [
+        ("ChatPromptTemplate", "CHAIN"),
+        ("FakeListChatModel", "LLM"),
+    ]
+    components = trace["model"]["components"]
+    template = components["ChatPromptTemplate"]["langchain"]["messages"][0]["prompt"]
+    assert template["template"] == "Tell me about {topic}"
+    assert components["FakeListChatModel"] == {
+        "_kind": "llm",
+        "parameters": {"responses": ["Paris is lovely."]},
+    }
 
 
 def test_langchain_configuration_and_graph_fill_the_model_architecture(users_run):

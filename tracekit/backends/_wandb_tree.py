@@ -132,7 +132,9 @@ def _component(record: dict[str, Any]) -> dict[str, Any] | None:
     attributes = record.get("attributes") or {}
     model = record.get("model")
     langchain = attributes.get("langchain.parameters")
-    if not model and not isinstance(langchain, dict):
+    parameters = attributes.get("model_parameters")
+    is_model = record.get("kind") in ("LLM", "EMBEDDING") and isinstance(parameters, dict)
+    if not model and not is_model and not isinstance(langchain, dict):
         return None
     component: dict[str, Any] = {"_kind": str(record.get("kind") or "CHAIN").lower()}
     if model:
@@ -140,7 +142,6 @@ def _component(record: dict[str, Any]) -> dict[str, Any] | None:
         requested = attributes.get("openai.request_model")
         if requested and requested != model:
             component["requested_model"] = requested
-    parameters = attributes.get("model_parameters")
     if isinstance(parameters, dict) and parameters:
         component["parameters"] = parameters
     if isinstance(langchain, dict):
