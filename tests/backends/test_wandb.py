@@ -176,11 +176,10 @@ def users_run(started_run, wandb_env):
     _config._reset()
     _guard.set_strict(True)
     run = wandb.init(project="my-experiments")
-    tracekit.init("wandb://ignored-when-a-run-is-active")
-    backend = _config._pipeline.backends[0]
+    # driven by hand, batch by batch, as the pipeline would
+    backend = tracekit.backends.from_url("wandb://ignored-when-a-run-is-active")
     langchain_records = langchain_like_trace()
     backend_records = langchain_records[:-1]  # the root comes in a later batch
-    tracekit.shutdown(timeout=1)  # the pipeline is not needed: drive the backend directly
     backend.export(backend_records)
     assert backend.logged_traces == 0  # waiting for the root
     backend.export(langchain_records[-1:])
