@@ -302,3 +302,12 @@ def test_retry_after_in_seconds_or_as_an_http_date():
     assert 100 < retry_after(later) <= 120
     assert retry_after("soon") is None
     assert retry_after(None) is None
+
+
+def test_compression_from_the_environment_reaches_the_receiver(receiver, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    tracekit.init(otlp_url(receiver))
+    search("q")
+    assert tracekit.flush(timeout=10)
+    assert len(receiver.wait_for_spans(1)) == 1
+    assert receiver.requests[0]["headers"]["content-encoding"] == "gzip"
