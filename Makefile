@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck docs unit openai-oldest bench clean
+.PHONY: demo test lint typecheck docs unit openai-oldest langchain-oldest bench clean
 
 # The first-party adapters are distributions of their own, installed after the core.
 $(STAMP): pyproject.toml integrations/openai/pyproject.toml integrations/langchain/pyproject.toml
@@ -27,10 +27,24 @@ $(OLDEST_STAMP): pyproject.toml integrations/openai/pyproject.toml
 	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e integrations/openai
 	touch $(OLDEST_STAMP)
 
+# The oldest langchain-core the LangChain adapter supports (integrations/langchain/README.md),
+# with the langchain-openai and langgraph releases of that time (newer ones need a newer core;
+# langgraph-checkpoint's own bound admits releases that fail on core 1.0.0: pinned).
+LC_OLDEST       := $(VENV)/langchain-oldest
+LC_OLDEST_STAMP := $(LC_OLDEST)/.installed
+$(LC_OLDEST_STAMP): pyproject.toml integrations/openai/pyproject.toml integrations/langchain/pyproject.toml
+	$(PYTHON) -m venv $(LC_OLDEST)
+	$(LC_OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LC_OLDEST)/bin/python -m pip install --quiet 'langchain-core==1.0.0' 'langchain-openai==1.0.1' \
+		'langgraph==1.0.0' 'langgraph-checkpoint==2.1.2' 'langgraph-prebuilt==1.0.1' \
+		-e '.[test]' -e integrations/openai
+	$(LC_OLDEST)/bin/python -m pip install --quiet --no-deps -e integrations/langchain
+	touch $(LC_OLDEST_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/tracekit demo
 
-test: lint typecheck unit openai-oldest docs
+test: lint typecheck unit openai-oldest langchain-oldest docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -47,6 +61,9 @@ unit: $(STAMP)
 
 openai-oldest: $(OLDEST_STAMP)
 	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/integrations/openai
+
+langchain-oldest: $(LC_OLDEST_STAMP)
+	$(LC_OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/integrations/langchain
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site

@@ -3,8 +3,10 @@
 The chain: a prompt template, a fake chat model (langchain-core's
 ``FakeListChatModel``, no network), an output parser and a ``RunnableLambda``
 (four runs under one sequence). Measured in the same run: the chain with
-tracekit before ``init()``, with ``init()`` but no adapter, and with the
-LangChain adapter on (memory backend, ``tracekit.flush()`` included).
+tracekit before ``init()``, with a LangChain callback handler that does
+nothing (what LangChain's callback machinery costs any tracer), with
+``init()`` but no adapter, and with the LangChain adapter on (memory
+backend, ``tracekit.flush()`` included).
 
     python benchmarks/langchain_overhead.py [--calls N] [--rounds N]
 """
@@ -34,11 +36,21 @@ def build_chain() -> Any:
     return prompt | model | StrOutputParser() | RunnableLambda(lambda text: text.upper())
 
 
-def time_calls(chain: Any, calls: int, finish: Callable[[], None]) -> float:
+def noop_handler() -> Any:
+    """A LangChain callback handler that does nothing: the cost of LangChain's callbacks."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Noop(BaseCallbackHandler):
+        run_inline = True
+
+    return Noop()
+
+
+def time_calls(chain: Any, calls: int, finish: Callable[[], None], config: Any = None) -> float:
     """Mean microseconds per ``invoke`` (``finish`` is inside the timing)."""
     started = time.perf_counter()
     for i in range(calls):
-        chain.invoke({"question": f"capital of France? ({i})"})
+        chain.invoke({"question": f"capital of France? ({i})"}, config)
     finish()
     return (time.perf_counter() - started) / calls * 1e6
 
@@ -68,16 +80,18 @@ def main(argv: list[str] | None = None) -> int:
 
     variants = {
         "tracekit before init()": untraced,
+        "a no-op LangChain handler": untraced,
         "tracekit init(), no adapter": core_only,
         "LangChain adapter on": with_adapter,
     }
+    configs = {"a no-op LangChain handler": {"callbacks": [noop_handler()]}}
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.rounds):  # round-robin, so drift hits every variant alike
         for name, setup in variants.items():
             setup()
             chain.invoke({"question": "warm-up"})
             flush()
-            samples[name].append(time_calls(chain, args.calls, flush))
+            samples[name].append(time_calls(chain, args.calls, flush, configs.get(name)))
     integrations.unpatch(["langchain"])
     _config._reset()
 

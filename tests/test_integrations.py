@@ -297,6 +297,52 @@ def test_open_span_nests_without_becoming_current(tracekit_capture):
     assert len(tracekit_capture.records) == 2
 
 
+def test_open_span_under_an_explicit_parent(tracekit_capture):
+    # A callback-based adapter knows a run's parent from the library, not from the context.
+    run = integrations.open_span("run", "CHAIN")
+    with tracekit.span("elsewhere"):
+        step = integrations.open_span("step", "TOOL", parent=run)
+    off = tracekit.current_span()  # outside any span: the non-recording span
+    assert integrations.open_span("under off", parent=off).is_recording is False
+    integrations.finish_span(step)
+    integrations.finish_span(run)
+    record = tracekit_capture.span("step")
+    assert record["parent_id"] == tracekit_capture.span("run")["span_id"]
+    assert record["trace_id"] == tracekit_capture.span("run")["trace_id"]
+
+
+def test_innermost_prefers_a_current_span_inside_the_given_one(tracekit_capture):
+    run = integrations.open_span("run", "CHAIN")
+    assert integrations.innermost(run) is run  # nothing current
+    with integrations.current(run):
+        assert integrations.innermost(run) is run
+        with tracekit.span("user tool") as mine:
+            assert integrations.innermost(run) is mine
+    with tracekit.span("unrelated"):
+        assert integrations.innermost(run) is run
+    integrations.finish_span(run)
+
+
+def test_active_attach_and_detach_restore_the_current_span(tracekit_capture):
+    assert integrations.active() is None
+    assert tracekit.current_span().is_recording is False
+    span = integrations.open_span("s", "CHAIN")
+    token = integrations.attach(span)
+    assert integrations.active() is span
+    assert tracekit.current_span() is span
+    integrations.detach(token)
+    assert integrations.active() is None
+    integrations.finish_span(span)
+
+
+def test_enabled_follows_init():
+    assert integrations.enabled() is False
+    tracekit.init("memory")
+    assert integrations.enabled() is True
+    tracekit.init("memory", enabled=False)
+    assert integrations.enabled() is False
+
+
 def test_helpers_are_inert_when_tracing_is_off():
     span = integrations.open_span("off", "LLM")
     assert span.is_recording is False

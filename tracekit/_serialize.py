@@ -112,6 +112,25 @@ def _walk(value: Any, limits: Limits, depth: int, path: set[int]) -> Any:
         return _float(value)
     if depth >= limits.max_depth:
         return f"[truncated: deeper than {limits.max_depth} levels]"
+    if t is not dict and t is not list:  # plain containers skip the type tests below
+        converted = _convert(value, t, limits, depth, path)
+        if converted is not _MISSING:
+            return converted
+
+    # Containers and objects: cut cycles (only along the current path, so a value
+    # shared by two branches is kept in both).
+    ident = id(value)
+    if ident in path:
+        return "[cycle]"
+    path.add(ident)
+    try:
+        return _walk_container(value, limits, depth, path)
+    finally:
+        path.discard(ident)
+
+
+def _convert(value: Any, t: type, limits: Limits, depth: int, path: set[int]) -> Any:
+    """Scalars of other types (subclasses, enums, bytes, dates); ``_MISSING`` for the rest."""
     if isinstance(value, enum.Enum):
         return _walk(value.value, limits, depth, path)
     if isinstance(value, str):
@@ -128,39 +147,46 @@ def _walk(value: Any, limits: Limits, depth: int, path: set[int]) -> Any:
         return value.isoformat()
     if isinstance(value, _dt.timedelta):
         return value.total_seconds()
-
-    # Containers and objects: cut cycles (only along the current path, so a value
-    # shared by two branches is kept in both).
-    ident = id(value)
-    if ident in path:
-        return "[cycle]"
-    path.add(ident)
-    try:
-        return _walk_container(value, limits, depth, path)
-    finally:
-        path.discard(ident)
+    return _MISSING
 
 
 def _walk_container(value: Any, limits: Limits, depth: int, path: set[int]) -> Any:
     nxt = depth + 1
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         out: dict[str, Any] = {}
+        max_chars = limits.max_string_chars
         for n, (k, v) in enumerate(value.items()):
             if n == limits.max_items:
                 out["…"] = f"[truncated: {len(value)} keys]"
                 break
-            out[_key(k)] = _walk(v, limits, nxt, path)
+            # Plain keys and values inline: most traced mappings hold nothing else.
+            key = k if type(k) is str else _key(k)
+            t = type(v)
+            if (t is str and len(v) <= max_chars) or t is int or t is bool or v is None:
+                out[key] = v
+            else:
+                out[key] = _walk(v, limits, nxt, path)
         return out
     if isinstance(value, tuple) and hasattr(value, "_asdict"):  # namedtuple
         return _walk_container(value._asdict(), limits, depth, path)
-    if isinstance(value, (list, tuple, set, frozenset)) or type(value).__name__ == "deque":
+    if (
+        type(value) is list
+        or isinstance(value, (list, tuple, set, frozenset))
+        or type(value).__name__ == "deque"
+    ):
         items = list(value)
         if isinstance(value, (set, frozenset)):
             try:
                 items.sort()
             except Exception:
                 pass
-        out_list = [_walk(v, limits, nxt, path) for v in items[: limits.max_items]]
+        max_chars = limits.max_string_chars
+        out_list = [
+            v
+            if ((t := type(v)) is str and len(v) <= max_chars) or t is int or t is bool or v is None
+            else _walk(v, limits, nxt, path)
+            for v in items[: limits.max_items]
+        ]
         if len(items) > limits.max_items:
             out_list.append(f"[truncated: {len(items)} items]")
         return out_list

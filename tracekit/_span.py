@@ -593,6 +593,22 @@ def _as_mapping(value: Any, default_key: str) -> Any:
     return value if isinstance(value, Mapping) else {default_key: value}
 
 
+def is_inside(span: Span, ancestor: Span) -> bool:
+    """Whether ``span`` descends from ``ancestor`` (walked up through the open spans)."""
+    if span._trace_id != ancestor._trace_id:
+        return False
+    target = ancestor._span_id
+    parent_id = span._parent_id
+    while parent_id:
+        if parent_id == target:
+            return True
+        parent = open_spans.get(parent_id)
+        if parent is None:
+            return False
+        parent_id = parent._parent_id
+    return False
+
+
 def _parse_id(value: str) -> int:
     try:
         return int(value, 16) or 1

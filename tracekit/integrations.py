@@ -20,6 +20,7 @@ fed chunk by chunk to an :class:`Accumulator`).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import importlib.metadata
 from collections.abc import Callable, Iterator, Mapping
@@ -29,7 +30,8 @@ from typing import Any
 import wrapt
 
 from tracekit import _config, _guard, _serialize
-from tracekit._context import CURRENT, detach
+from tracekit._context import CURRENT
+from tracekit._context import detach as _detach
 from tracekit._registry import (
     ENTRY_POINT_GROUP,
     Integration,
@@ -44,6 +46,7 @@ from tracekit._span import (
     Span,
     SpanKind,
     finish,
+    is_inside,
     kind_name,
     runtime,
     sampled_out,
@@ -57,10 +60,15 @@ __all__ = [
     "AsyncTracedStream",
     "Integration",
     "TracedStream",
+    "active",
+    "attach",
     "autopatch",
     "current",
+    "detach",
+    "enabled",
     "finish_span",
     "get",
+    "innermost",
     "internal_error",
     "open_span",
     "register",
@@ -122,22 +130,35 @@ def unwrap(target: str | ModuleType | type, path: str) -> None:
 # -- spans that outlive the call --------------------------------------------------------
 
 
+def enabled() -> bool:
+    """Whether tracing is on now (``init()`` called, not disabled): one cheap check."""
+    return _config.is_enabled()
+
+
 def open_span(
     name: str,
     kind: SpanKind | str = SpanKind.LLM,
     inputs: Mapping[str, Any] | None = None,
+    *,
+    parent: Span | None = None,
 ) -> Span:
-    """Open a span under the current one without making it current.
+    """Open a span without making it current: under ``parent``, else under the current one.
 
     For calls whose span ends later than the call returns (a stream): make it
     current around the call with :func:`current`, and end it with
-    :func:`finish_span` (or hand it to a :class:`TracedStream`). Returns a
-    non-recording span when tracing is off, unsampled or suppressed.
+    :func:`finish_span` (or hand it to a :class:`TracedStream`). Callback-based
+    adapters, which learn a run's parent from the library rather than from the
+    context, pass that parent's span as ``parent`` (see :func:`innermost`).
+    Returns a non-recording span when tracing is off, unsampled or suppressed,
+    or when ``parent`` is not recording.
     """
     if not _config.is_enabled():
         return NON_RECORDING
-    parent = CURRENT.get()
-    if parent is NON_RECORDING or (parent is None and sampled_out()):
+    if parent is None:
+        parent = CURRENT.get()
+        if parent is None and sampled_out():
+            return NON_RECORDING
+    if parent is NON_RECORDING:
         return NON_RECORDING
     try:
         frozen = None
@@ -147,6 +168,48 @@ def open_span(
     except Exception as exc:
         _guard.internal_error(exc, "integrations.open_span")
         return NON_RECORDING
+
+
+def innermost(span: Span) -> Span:
+    """The current span if it is ``span`` or lies inside it, else ``span``: the nearest wins.
+
+    For an adapter that knows a call's parent from the library (a callback's
+    parent run): when the user's own span, opened inside that parent, is
+    current (a ``@tracekit.tool`` function that runs a chain), the call nests
+    under the user's span rather than beside it.
+    """
+    current_span = CURRENT.get()
+    if current_span is None or current_span is span:
+        return span
+    if current_span is NON_RECORDING or span is NON_RECORDING:
+        return span
+    return current_span if is_inside(current_span, span) else span
+
+
+def active() -> Span | None:
+    """The current span, or None outside any span.
+
+    Unlike :func:`tracekit.current_span`, which returns a non-recording span
+    there, this tells "no span" from "inside an unrecorded trace"; pass the
+    value back to :func:`attach` to restore it.
+    """
+    return CURRENT.get()
+
+
+def attach(span: Span | None) -> contextvars.Token[Span | None]:
+    """Make ``span`` current (None: no span) until :func:`detach` with the returned token.
+
+    Prefer :func:`current`. This pair is for code that cannot hold a ``with``
+    block around the work, such as a generator driven one step at a time (the
+    token must be detached in the frame that attached it, before a ``yield``),
+    or a hook running in a context copy that LangChain discards afterwards.
+    """
+    return CURRENT.set(span)
+
+
+def detach(token: contextvars.Token[Span | None]) -> None:
+    """Restore the span that was current before :func:`attach` returned ``token``."""
+    CURRENT.reset(token)
 
 
 @contextlib.contextmanager
@@ -160,7 +223,7 @@ def current(span: Span) -> Iterator[Span]:
     try:
         yield span
     finally:
-        detach(token, span, parent)
+        _detach(token, span, parent)
 
 
 def finish_span(span: Span, error: BaseException | None = None) -> None:

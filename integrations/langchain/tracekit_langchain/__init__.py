@@ -9,12 +9,14 @@ langchain-core and patches nothing.
 
 How: langchain-core's own extension points, no runnable is wrapped.
 
-* ``BaseCallbackManager.__init__`` is wrapped so that every callback manager
-  carries one inheritable :class:`~tracekit_langchain._handler.TracekitTracer`
-  (added once; only while tracekit is initialised). Every run (chains, LCEL
-  sequences, chat models, LLMs, tools, retrievers) then opens and ends a
-  span, under its parent run's span, or under tracekit's current span for a
-  top-level run.
+* A configure hook (langchain-core's ``register_configure_hook``, how
+  LangSmith's own tracer is added) puts one inheritable
+  :class:`~tracekit_langchain._handler.TracekitHandler` into every callback
+  manager ``CallbackManager.configure`` builds (only while tracekit is on).
+  Every run (chains, LCEL sequences, chat models, LLMs, tools, retrievers)
+  then opens and ends a span, under its parent run's span, or under
+  tracekit's current span for a top-level run, whose span also records the
+  root runnable's graph (:mod:`tracekit_langchain._graph`).
 * ``langchain_core.runnables.config._set_config_context`` is wrapped so that
   the context a runnable's body runs in has the run's span current: tracekit
   spans opened inside a runnable (decorated functions, patched OpenAI calls)
@@ -34,6 +36,7 @@ How: langchain-core's own extension points, no runnable is wrapped.
 
 Kinds: chain, prompt and parser runs are CHAIN (AGENT for agent executors and
 graphs), chat models and LLMs LLM, tools TOOL, retrievers RETRIEVER.
+Messages are recorded as plain chat messages (:mod:`tracekit_langchain._messages`).
 
 Supported: langchain-core 1.0 on. Tested: 1.7.2 and 1.0.0 (see README.md).
 """
@@ -41,20 +44,19 @@ Supported: langchain-core 1.0 on. Tested: 1.7.2 and 1.0.0 (see README.md).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, cast
 
 import wrapt
 
-from tracekit import _config
-from tracekit.integrations import Integration, current, internal_error, unwrap, wrap
+from tracekit.integrations import Integration, current, enabled, internal_error, unwrap, wrap
 from tracekit_langchain import _streaming
-from tracekit_langchain._handler import TracekitTracer, enter_run, model_run_span
+from tracekit_langchain._handler import TracekitHandler, enter_run, model_run_span
 
-__all__ = ["LangChainIntegration", "TracekitTracer"]
+__all__ = ["LangChainIntegration", "TracekitHandler"]
 
 __version__ = "0.1.0.dev0"
 
-_MANAGER = ("langchain_core.callbacks.base", "BaseCallbackManager.__init__")
 _CONFIG = ("langchain_core.runnables.config", "_set_config_context")
 # LangGraph runs its nodes through a copy of that function (patched when imported).
 _GRAPH_CONFIG = ("langgraph._internal._runnable", "_set_config_context")
@@ -84,34 +86,25 @@ class LangChainIntegration(Integration):
 
     def __init__(self) -> None:
         super().__init__()
-        self.tracer: TracekitTracer | None = None
+        self.handler: TracekitHandler | None = None
 
     def _patch(self) -> None:
-        tracer = self.tracer = TracekitTracer()
-
-        def manager_init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> None:
-            wrapped(*args, **kwargs)
-            if not tracer.live or not _config.is_enabled():
-                return
-            try:
-                if not any(h is tracer for h in instance.handlers):
-                    instance.add_handler(tracer, inherit=True)
-            except Exception as exc:
-                internal_error(exc, "langchain.manager")
+        handler = self.handler = TracekitHandler()
 
         def set_config_context(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             result = wrapped(*args, **kwargs)
             try:
-                enter_run(tracer, args[0] if args else kwargs.get("config"))
+                enter_run(handler, args[0] if args else kwargs.get("config"))
             except Exception as exc:
                 internal_error(exc, "langchain.config")
             return result
 
-        wrap(*_MANAGER, manager_init)
+        _SWITCH.handler = handler
+        _register_switch()
         wrap(*_CONFIG, set_config_context)
 
         def on_langgraph(module: Any) -> None:
-            if tracer.live:
+            if handler.live:
                 try:
                     wrap(module, _GRAPH_CONFIG[1], set_config_context)
                 except AttributeError as exc:  # a LangGraph without it: runs still traced
@@ -119,16 +112,16 @@ class LangChainIntegration(Integration):
 
         wrapt.register_post_import_hook(on_langgraph, _GRAPH_CONFIG[0])
         for module, path, argument, is_async in _MODEL_CALLS:
-            wrap(module, path, _model_call(tracer, argument, is_async))
-        tracer.pending = _streaming.PENDING
+            wrap(module, path, _model_call(handler, argument, is_async))
+        handler.pending = _streaming.PENDING
         for module, path, is_async in _STREAMS:
-            wrap(module, path, _model_stream(tracer, is_async))
+            wrap(module, path, _model_stream(handler, is_async))
 
     def _unpatch(self) -> None:
-        if self.tracer is not None:
-            self.tracer.live = False
-            self.tracer = None
-        unwrap(*_MANAGER)
+        if self.handler is not None:
+            self.handler.live = False
+            self.handler = None
+        _SWITCH.handler = None
         unwrap(*_CONFIG)
         if _GRAPH_CONFIG[0] in sys.modules:
             unwrap(*_GRAPH_CONFIG)
@@ -136,13 +129,47 @@ class LangChainIntegration(Integration):
             unwrap(module, path)
 
 
-def _model_call(tracer: TracekitTracer, argument: str, is_async: bool) -> Any:
+class _HandlerSwitch:
+    """What the adapter registers as a langchain-core configure hook's context variable.
+
+    ``CallbackManager.configure`` (which every runnable, model, tool and
+    retriever calls) asks each registered hook's variable for a handler with
+    ``get()`` and adds the one it returns, unless the manager has it already.
+    A real ContextVar would have to be set in every thread and task; this
+    object answers the same ``get()`` everywhere: the live handler while
+    tracekit is on, else None (so after ``unpatch`` or with tracing off no
+    handler is added). langchain-core keeps no way to remove a hook, so the
+    switch is registered once per process.
+    """
+
+    handler: TracekitHandler | None = None
+    registered = False
+
+    def get(self, default: Any = None) -> TracekitHandler | None:
+        handler = self.handler
+        if handler is None or not handler.live or not enabled():
+            return None
+        return handler
+
+
+_SWITCH = _HandlerSwitch()
+
+
+def _register_switch() -> None:
+    if not _SWITCH.registered:
+        from langchain_core.tracers.context import register_configure_hook
+
+        register_configure_hook(cast("ContextVar[Any]", _SWITCH), inheritable=True)
+        _SWITCH.registered = True
+
+
+def _model_call(handler: TracekitHandler, argument: str, is_async: bool) -> Any:
     """The wrapper making a model run's span current around the model's own request."""
 
     def find(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
             manager = kwargs[argument] if argument in kwargs else args[2]
-            return model_run_span(tracer, manager)
+            return model_run_span(handler, manager)
         except Exception as exc:
             internal_error(exc, "langchain.model")
             return None
@@ -167,18 +194,18 @@ def _model_call(tracer: TracekitTracer, argument: str, is_async: bool) -> Any:
     return async_call if is_async else sync_call
 
 
-def _model_stream(tracer: TracekitTracer, is_async: bool) -> Any:
+def _model_stream(handler: TracekitHandler, is_async: bool) -> Any:
     """The wrapper running a chat model's stream with its span current (see ``_streaming``)."""
     under = _streaming.astream_under if is_async else _streaming.stream_under
 
     def stream(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        if not tracer.live or not _config.is_enabled():
+        if not handler.live or not enabled():
             return wrapped(*args, **kwargs)
         try:
             with_id_args, with_id_kwargs, run_id = _streaming.with_run_id(args, kwargs)
         except Exception as exc:
             internal_error(exc, "langchain.stream")
             return wrapped(*args, **kwargs)
-        return under(tracer, run_id, wrapped(*with_id_args, **with_id_kwargs))
+        return under(handler, run_id, wrapped(*with_id_args, **with_id_kwargs))
 
     return stream

@@ -2,8 +2,8 @@
 
 Nothing here imports langchain-core or touches a span: the handler
 (:mod:`tracekit_langchain._handler`) passes in a run's fields (its type, name,
-``extra`` and ``metadata``) or an ``LLMResult``, and gets back a kind, a model
-name with its parameters, token usage and an output.
+invocation parameters and ``metadata``) or an ``LLMResult``, and gets back a kind, a model
+name with its parameters, token usage and a component's configuration.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ def kind_for(run_type: str, name: str) -> str:
 
 
 def model_and_params(
-    extra: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None
+    invocation_params: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None
 ) -> tuple[str | None, dict[str, Any]]:
     """The model name and its request parameters, from a run's invocation parameters."""
-    params = dict((extra or {}).get("invocation_params") or {})
+    params = dict(invocation_params or {})
     model = params.get("model") or params.get("model_name") or params.get("model_id")
     if model is None and metadata:
         model = metadata.get("ls_model_name")
@@ -85,18 +85,6 @@ def usage(result: Any) -> dict[str, int] | None:
         "completion_tokens": completion,
         "total_tokens": total or prompt + completion,
     }
-
-
-def llm_output(result: Any) -> Any:
-    """What a model produced: its message (or text), or a list of them for a batch."""
-    outputs = []
-    for batch in getattr(result, "generations", None) or ():
-        for generation in batch:
-            message = _message(generation)
-            outputs.append(message if message is not None else getattr(generation, "text", None))
-    if len(outputs) == 1:
-        return outputs[0]
-    return outputs
 
 
 REDACTED = "[REDACTED]"  # what a secret marker becomes (as tracekit redacts)

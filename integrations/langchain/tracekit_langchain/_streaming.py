@@ -18,8 +18,8 @@ from contextvars import ContextVar
 from typing import Any
 from uuid import UUID, uuid4
 
-from tracekit._context import CURRENT
-from tracekit_langchain._handler import TracekitTracer
+from tracekit.integrations import active, attach, detach
+from tracekit_langchain._handler import TracekitHandler
 
 # The run id whose span should become current as it opens (set only around one step).
 PENDING: ContextVar[UUID | None] = ContextVar("tracekit_langchain_pending", default=None)
@@ -39,23 +39,23 @@ def with_run_id(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any
     return args, kwargs, run_id
 
 
-def _step_parent(tracer: TracekitTracer, run_id: UUID) -> Any:
-    span = tracer.span_for(run_id)
-    return span if span is not None else CURRENT.get()
+def _step_parent(handler: TracekitHandler, run_id: UUID) -> Any:
+    span = handler.span_for(run_id)
+    return span if span is not None else active()
 
 
-def stream_under(tracer: TracekitTracer, run_id: UUID, stream: Iterator[Any]) -> Iterator[Any]:
+def stream_under(handler: TracekitHandler, run_id: UUID, stream: Iterator[Any]) -> Iterator[Any]:
     """Yield ``stream``'s chunks, each produced with the run's span current."""
     try:
         while True:
             pending = PENDING.set(run_id)
-            token = CURRENT.set(_step_parent(tracer, run_id))
+            token = attach(_step_parent(handler, run_id))
             try:
                 chunk = next(stream)
             except StopIteration:
                 return
             finally:
-                CURRENT.reset(token)
+                detach(token)
                 PENDING.reset(pending)
             yield chunk
     finally:
@@ -65,19 +65,19 @@ def stream_under(tracer: TracekitTracer, run_id: UUID, stream: Iterator[Any]) ->
 
 
 async def astream_under(
-    tracer: TracekitTracer, run_id: UUID, stream: AsyncIterator[Any]
+    handler: TracekitHandler, run_id: UUID, stream: AsyncIterator[Any]
 ) -> AsyncIterator[Any]:
     """The async twin of :func:`stream_under`."""
     try:
         while True:
             pending = PENDING.set(run_id)
-            token = CURRENT.set(_step_parent(tracer, run_id))
+            token = attach(_step_parent(handler, run_id))
             try:
                 chunk = await stream.__anext__()
             except StopAsyncIteration:
                 return
             finally:
-                CURRENT.reset(token)
+                detach(token)
                 PENDING.reset(pending)
             yield chunk
     finally:

@@ -84,3 +84,71 @@ async def test_the_openai_request_nests_under_chat_openai_and_counts_once(both, 
     assert configured["openai_api_key"] == "[REDACTED]"
     assert owned_tokens(both.records) == 28
     assert KEY not in str(both.records)
+
+
+def test_an_unmodified_langchain_script_yields_one_tree_per_top_level_call(server):
+    # The acceptance criterion: init with both adapters, then plain LangChain code.
+    import tracekit
+    from tracekit.backends import MemoryBackend
+
+    backend = MemoryBackend()
+    tracekit.init(backend, integrations=["langchain", "openai"])
+    try:
+        from langchain_core.output_parsers import StrOutputParser
+        from langchain_core.prompts import ChatPromptTemplate
+        from langchain_core.tools import tool
+
+        @tool
+        def get_weather(city: str) -> str:
+            """The weather in a city."""
+            return f"sunny in {city}"
+
+        model = ChatOpenAI(base_url=server.url, api_key=KEY, model="gpt-4o-mini", max_retries=0)
+        prompt = ChatPromptTemplate.from_messages([("human", "{question}")])
+        planner = prompt | model.bind_tools([get_weather])
+        answer = prompt | model | StrOutputParser()
+
+        plan = planner.invoke({"question": "Weather in Paris and London?"})
+        results = [get_weather.invoke(call) for call in plan.tool_calls]
+        final = answer.invoke({"question": f"Summarise: {[r.content for r in results]}"})
+        assert final == "Paris is the capital of France."
+        assert tracekit.flush()
+    finally:
+        integrations.unpatch(["langchain", "openai"])
+
+    records = backend.records
+    by_trace: dict[str, list[dict]] = {}
+    for record in records:
+        by_trace.setdefault(record["trace_id"], []).append(record)
+    # planner, two tool calls, answer: four top-level calls, four trees
+    assert len(by_trace) == 4
+    for spans in by_trace.values():
+        ids = {s["span_id"] for s in spans}
+        roots = [s for s in spans if s["parent_id"] is None]
+        assert len(roots) == 1
+        assert all(s["parent_id"] in ids for s in spans if s["parent_id"] is not None)
+    roots = sorted((r for r in records if r["parent_id"] is None), key=lambda r: r["start_ns"])
+    assert [(r["kind"], r["name"]) for r in roots] == [
+        ("CHAIN", "RunnableSequence"),
+        ("TOOL", "get_weather"),
+        ("TOOL", "get_weather"),
+        ("CHAIN", "RunnableSequence"),
+    ]
+    planned = by_trace[roots[0]["trace_id"]]
+    chat = next(s for s in planned if s["name"] == "ChatOpenAI")
+    assert chat["outputs"]["message"]["tool_calls"][0] == {
+        "id": "call_paris",
+        "name": "get_weather",
+        "arguments": {"city": "Paris"},
+    }
+    request = next(s for s in planned if s["name"] == "openai.chat.completions.create")
+    assert request["parent_id"] == chat["span_id"]
+    assert owned_tokens(planned) == 100  # the tool-calling completion, counted once
+    assert roots[1]["inputs"] == {"city": "Paris"}
+    assert roots[1]["outputs"]["output"] == {
+        "role": "tool",
+        "content": "sunny in Paris",
+        "name": "get_weather",
+        "tool_call_id": "call_paris",
+    }
+    assert "langchain.graph" in roots[0]["attributes"]

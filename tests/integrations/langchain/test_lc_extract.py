@@ -31,17 +31,15 @@ def test_kinds(run_type, name, kind):
 
 
 def test_model_and_params_from_invocation_params():
-    extra = {
-        "invocation_params": {
-            "model": "gpt-4o-mini",
-            "_type": "openai-chat",
-            "temperature": 0.1,
-            "stop": None,
-            "max_tokens": None,
-            "n": 1,
-        }
+    params = {
+        "model": "gpt-4o-mini",
+        "_type": "openai-chat",
+        "temperature": 0.1,
+        "stop": None,
+        "max_tokens": None,
+        "n": 1,
     }
-    assert _extract.model_and_params(extra, None) == ("gpt-4o-mini", {"temperature": 0.1, "n": 1})
+    assert _extract.model_and_params(params, None) == ("gpt-4o-mini", {"temperature": 0.1, "n": 1})
 
 
 def test_model_falls_back_to_metadata():
@@ -71,15 +69,6 @@ def test_usage_sums_usage_metadata_and_is_none_without_any():
     result = SimpleNamespace(llm_output=None, generations=[[_gen("a", usage)], [_gen("b", usage)]])
     assert _extract.usage(result) == {"prompt_tokens": 6, "completion_tokens": 2, "total_tokens": 8}
     assert _extract.usage(SimpleNamespace(llm_output={}, generations=[[_gen("a")]])) is None
-
-
-def test_llm_output_is_one_message_or_a_list():
-    one = SimpleNamespace(generations=[[_gen("a")]])
-    assert _extract.llm_output(one).content == "a"
-    text = SimpleNamespace(generations=[[SimpleNamespace(text="t")]])
-    assert _extract.llm_output(text) == "t"
-    two = SimpleNamespace(generations=[[_gen("a")], [_gen("b")]])
-    assert [m.content for m in _extract.llm_output(two)] == ["a", "b"]
 
 
 def test_parameters_are_the_constructor_kwargs_with_secrets_redacted():

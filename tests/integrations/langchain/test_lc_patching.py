@@ -1,52 +1,65 @@
-"""Patching: one handler per callback manager, only while traced; unpatch removes our layer."""
+"""Patching: one handler per configured callback manager while traced; unpatch removes it."""
 
 from __future__ import annotations
 
 import langchain_core.runnables.config as lc_config
-from langchain_core.callbacks import CallbackManager
-from langchain_core.callbacks.base import BaseCallbackManager
+from langchain_core.callbacks import (
+    AsyncCallbackManager,
+    CallbackManager,
+    StdOutCallbackHandler,
+)
 from langchain_core.runnables import RunnableLambda
-from tracekit_langchain import LangChainIntegration, TracekitTracer
+from tracekit_langchain import LangChainIntegration, TracekitHandler
 
 from tracekit import integrations
 
 
-def tracers(manager):
-    return [h for h in manager.handlers if isinstance(h, TracekitTracer)]
+def handlers_of(manager):
+    return [h for h in manager.handlers if isinstance(h, TracekitHandler)]
 
 
 def test_the_adapter_is_registered_through_its_entry_point():
     assert isinstance(integrations.get("langchain"), LangChainIntegration)
 
 
-def test_langchain_cores_private_hook_is_still_there():
-    # The one private name the adapter relies on (see tracekit_langchain.__init__).
+def test_langchain_cores_private_hooks_are_still_there():
+    # The private names the adapter wraps (see tracekit_langchain.__init__): a release
+    # that drops one fails here first.
+    from langchain_core.language_models import BaseChatModel, BaseLLM
+    from langgraph._internal import _runnable
+
     assert callable(lc_config._set_config_context)
+    assert callable(_runnable._set_config_context)
+    for name in ("_generate_with_cache", "_agenerate_with_cache", "stream", "astream"):
+        assert callable(getattr(BaseChatModel, name))
+    for name in ("_generate_helper", "_agenerate_helper"):
+        assert callable(getattr(BaseLLM, name))
 
 
-def test_every_callback_manager_gets_one_inheritable_handler(capture):
-    manager = CallbackManager(handlers=[])
-    assert len(tracers(manager)) == 1
-    assert tracers(manager)[0] in manager.inheritable_handlers
-    assert len(tracers(manager.copy())) == 1
+def test_every_configured_callback_manager_gets_one_inheritable_handler(capture):
+    manager = CallbackManager.configure()
+    assert len(handlers_of(manager)) == 1
+    assert handlers_of(manager)[0] in manager.inheritable_handlers
+    assert len(handlers_of(manager.copy())) == 1
     child = manager.on_chain_start({}, {"x": 1}, name="parent").get_child()
-    assert len(tracers(child)) == 1
+    assert len(handlers_of(child)) == 1
     configured = CallbackManager.configure(inheritable_callbacks=manager)
-    assert len(tracers(configured)) == 1
+    assert len(handlers_of(configured)) == 1
+    async_manager = AsyncCallbackManager.configure(inheritable_callbacks=[StdOutCallbackHandler()])
+    assert len(handlers_of(async_manager)) == 1
 
 
 def test_no_handler_before_tracekit_is_initialised():
     integrations.autopatch(["langchain"])
     try:
-        assert tracers(CallbackManager(handlers=[])) == []
+        assert handlers_of(CallbackManager.configure()) == []
     finally:
         integrations.unpatch(["langchain"])
 
 
 def test_unpatch_restores_langchain_and_stops_tracing(capture):
-    patched_init = BaseCallbackManager.__dict__["__init__"]
     integrations.unpatch(["langchain"])
-    assert BaseCallbackManager.__dict__["__init__"] is patched_init.__wrapped__
+    assert handlers_of(CallbackManager.configure()) == []
     assert not hasattr(lc_config._set_config_context, "__wrapped__")
     RunnableLambda(lambda x: x).invoke(1)
     assert capture.records == []
@@ -58,4 +71,32 @@ def test_unpatch_restores_langchain_and_stops_tracing(capture):
 def test_patching_twice_adds_no_second_handler(capture):
     integrations.autopatch(["langchain"])
     integrations.get("langchain").patch()
-    assert len(tracers(CallbackManager(handlers=[]))) == 1
+    integrations.unpatch(["langchain"])
+    integrations.autopatch(["langchain"])
+    assert len(handlers_of(CallbackManager.configure())) == 1
+
+
+def test_runs_that_never_end_are_forgotten_once_tracekit_abandons_them(monkeypatch):
+    # A stream dropped unconsumed never reports its end: its span is abandoned by the
+    # exporter past the open-span caps, and the handler must not keep the run forever.
+    from uuid import uuid4
+
+    from tracekit_langchain import _handler
+
+    import tracekit
+    from tracekit.backends import MemoryBackend
+
+    monkeypatch.setattr(_handler, "PRUNE_AT", 8)
+    tracekit.init(MemoryBackend(), integrations=["langchain"], max_open_spans=2)
+    try:
+        handler = integrations.get("langchain").handler
+        handler._prune_at = _handler.PRUNE_AT
+        for _ in range(8):
+            handler.on_chain_start(None, {"x": 1}, run_id=uuid4(), name="dropped")
+        tracekit.flush()  # the exporter abandons all but the 2 newest
+        assert tracekit.stats()["dropped"]["abandoned"] == 6
+        handler.on_chain_start(None, {"x": 1}, run_id=uuid4(), name="next")
+        assert len(handler._runs) == 3  # the 2 still open and the new one
+    finally:
+        integrations.unpatch(["langchain"])
+        tracekit.shutdown()

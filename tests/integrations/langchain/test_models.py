@@ -65,7 +65,7 @@ async def test_usage_metadata_of_the_message_is_the_span_usage(capture, mode):
     await call(model, mode, "hi")
     record = capture.span("UsageChatModel")
     assert record["usage"] == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
-    assert record["outputs"]["output"]["content"] == "hello there world"
+    assert record["outputs"]["message"]["content"] == "hello there world"
 
 
 async def test_streamed_tokens_are_accumulated(capture):
@@ -73,7 +73,7 @@ async def test_streamed_tokens_are_accumulated(capture):
     chunks = [chunk.content for chunk in model.stream("hi")]
     assert "".join(chunks) == "one two three"
     record = capture.span("GenericFakeChatModel")
-    assert record["outputs"]["output"]["content"] == "one two three"
+    assert record["outputs"]["message"]["content"] == "one two three"
     assert record["attributes"]["langchain.streamed_tokens"] == len(chunks)
 
 

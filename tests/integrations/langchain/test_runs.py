@@ -62,9 +62,9 @@ async def test_chain_inputs_and_outputs_are_recorded(capture, mode):
     assert sequence["outputs"] == {"output": "Paris is a city."}
     assert sequence["status"] == "OK"
     llm = capture.span("FakeListChatModel")
-    messages = llm["inputs"]["messages"][0]
+    messages = llm["inputs"]["messages"]
     assert [m["content"] for m in messages] == ["Be brief.", "Tell me about Paris"]
-    assert llm["outputs"]["output"]["content"] == "Paris is a city."
+    assert llm["outputs"]["message"]["content"] == "Paris is a city."
 
 
 async def test_a_plain_llm_is_an_llm_span(capture, mode):
