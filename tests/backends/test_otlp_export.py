@@ -311,3 +311,28 @@ def test_compression_from_the_environment_reaches_the_receiver(receiver, monkeyp
     assert tracekit.flush(timeout=10)
     assert len(receiver.wait_for_spans(1)) == 1
     assert receiver.requests[0]["headers"]["content-encoding"] == "gzip"
+
+
+def test_a_langchain_chain_maps_onto_otel_spans_with_its_messages(receiver):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.prompts import ChatPromptTemplate
+
+    tracekit.init(otlp_url(receiver), integrations=["langchain"])
+    prompt = ChatPromptTemplate.from_messages([("user", "Tell me about {topic}")])
+    chain = prompt | FakeListChatModel(responses=["Paris is lovely."])
+    chain.invoke({"topic": "France"})
+    assert tracekit.flush(timeout=10)
+    receiver.wait_for_spans(3)
+    named = receiver.by_name()
+    root, model = named["RunnableSequence"], named["FakeListChatModel"]
+    assert root["parent_id"] is None
+    assert model["parent_id"] == root["span_id"]
+    assert root["attributes"]["openinference.span.kind"] == "CHAIN"
+    assert json.loads(root["attributes"]["langchain.graph"])["edges"]
+    attrs = model["attributes"]
+    assert attrs["openinference.span.kind"] == "LLM"
+    assert json.loads(attrs["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "Tell me about France"}]}
+    ]
+    assert attrs["llm.output_messages.0.message.content"] == "Paris is lovely."
+    assert json.loads(attrs["llm.invocation_parameters"]) == {"responses": ["Paris is lovely."]}

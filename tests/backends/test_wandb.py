@@ -354,6 +354,14 @@ def test_a_langchain_chain_is_logged_with_its_components_configuration(started_r
         "_kind": "llm",
         "parameters": {"responses": ["Paris is lovely."]},
     }
+    # the root runnable's graph, recorded by the LangChain adapter
+    graph = trace["model"]["graph"]
+    assert {"ChatPromptTemplate", "FakeListChatModel"} <= {n["name"] for n in graph["nodes"]}
+    assert {
+        "source": "ChatPromptTemplate",
+        "target": "FakeListChatModel",
+        "conditional": False,
+    } in (graph["edges"])
 
 
 def test_langchain_configuration_and_graph_fill_the_model_architecture(users_run):
