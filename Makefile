@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml integrations/openai/pyproject.toml integrations/langchain/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,ui]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ui,otlp,wandb]'
 	$(BIN)/python -m pip install --quiet -e integrations/openai
 	$(BIN)/python -m pip install --quiet -e 'integrations/langchain[test]'
 	touch $(STAMP)
@@ -77,6 +77,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/langchain_overhead.py
 	$(BIN)/python benchmarks/ui_table.py
 	$(BIN)/python benchmarks/ui_timeline.py
+	$(BIN)/python benchmarks/otlp_throughput.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

@@ -44,8 +44,10 @@ def test_bad_urls_are_clear_value_errors(url):
 
 
 def test_unknown_scheme_error_names_the_schemes_that_exist():
-    with pytest.raises(ValueError, match="console, jsonl, memory"):
+    with pytest.raises(ValueError, match="console, jsonl, memory") as info:
         tracekit.init("kafka://broker")
+    assert "otlp+http, otlp+https" in str(info.value)
+    assert "wandb" in str(info.value)
 
 
 def test_bad_url_leaves_the_running_pipeline_alone():

@@ -365,7 +365,8 @@ def stats() -> dict[str, Any]:
 
     Keys: created, exported, pending, open_spans, worker_restarts,
     dropped.{queue_full, backend_error, timeout, storage_full, oversize,
-    after_shutdown, abandoned, filtered, processor_error}, internal_errors,
+    after_shutdown, abandoned, filtered, processor_error, rejected, unreachable,
+    unavailable, spool_full} (and any reason a backend names), internal_errors,
     enabled, pid, and the published defaults in force under ``config``.
     """
     pipeline = _pipeline or (_closed_pipelines[-1] if _closed_pipelines else None)

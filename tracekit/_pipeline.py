@@ -38,7 +38,7 @@ from tracekit._span import (
     runtime,
     set_end_reason,
 )
-from tracekit.backends._errors import StorageFull
+from tracekit.backends._errors import BatchDropped, StorageFull
 
 if TYPE_CHECKING:
     from tracekit._config import Options
@@ -54,6 +54,12 @@ DROP_REASONS = (
     "abandoned",
     "filtered",
     "processor_error",
+    # remote backends (BatchDropped): the receiver refused the batch, could not be
+    # reached, stayed unavailable (429/503) past the retries, or the spool was full
+    "rejected",
+    "unreachable",
+    "unavailable",
+    "spool_full",
 )
 
 
@@ -272,6 +278,7 @@ class Pipeline:
         if not records:
             return
         failed_by: set[str] = set()
+        lost = len(records)  # a backend may drop part of a batch (BatchDropped.count)
         for runner in self.runners:
             outcome = runner.call("export", records)
             if outcome == OK:
@@ -283,6 +290,10 @@ class Pipeline:
                 reason = "timeout"
             elif isinstance(outcome, StorageFull):
                 reason = "storage_full"
+            elif isinstance(outcome, BatchDropped):
+                reason = outcome.reason
+                if outcome.count is not None and len(self.runners) == 1:
+                    lost = max(0, min(outcome.count, lost))
             else:
                 reason = "backend_error"
             failed_by.add(reason)
@@ -294,7 +305,8 @@ class Pipeline:
         if self._inflight_counted:  # shutdown already counted this batch as timed out
             return
         reason = failed_by.pop() if len(failed_by) == 1 else "backend_error"
-        self.dropped[reason] += len(records)
+        self.dropped[reason] = self.dropped.get(reason, 0) + lost
+        self.exported += len(records) - lost
 
     def _records(self, batch: list[Span]) -> list[dict[str, Any]]:
         """Spans -> records through the processors (a record per span, or a count)."""
@@ -330,6 +342,8 @@ class Pipeline:
 
     def _log_backend_failure(self, runner: BackendRunner, verb: str, outcome: Any) -> None:
         what = outcome if isinstance(outcome, str) else type(outcome).__name__
+        if isinstance(outcome, BatchDropped):
+            what = f"{what}({outcome.reason})"
         if outcome in (TIMEOUT, STUCK):
             detail = f"did not return within {runner.timeout:g} s"
         else:
@@ -532,12 +546,18 @@ class Pipeline:
     def stats(self) -> dict[str, Any]:
         """Counters for ``tracekit.stats()``."""
         dropped_at_submit = self.dropped["queue_full"] + self.dropped["after_shutdown"]
+        dropped = dict(self.dropped)
+        for backend in self.backends:
+            # Spans a backend accepted and lost later (a spooled batch the receiver refused).
+            later = getattr(backend, "dropped_later", None)
+            for reason, count in later.items() if isinstance(later, dict) else ():
+                dropped[reason] = dropped.get(reason, 0) + count
         return {
             "created": self._seq_in + dropped_at_submit,
             "exported": self.exported,
             "pending": len(self._queue),
             "open_spans": len(open_spans),
             "worker_restarts": self.worker_restarts,
-            "dropped": dict(self.dropped),
+            "dropped": dropped,
             "pid": os.getpid(),
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from tracekit.backends._errors import StorageFull
+from tracekit.backends._errors import BatchDropped, StorageFull
 from tracekit.backends.console import ConsoleBackend
 from tracekit.backends.jsonl import JsonlBackend
 from tracekit.backends.memory import MemoryBackend
@@ -19,6 +19,7 @@ from tracekit.backends.sqlite import SqliteBackend
 
 __all__ = [
     "Backend",
+    "BatchDropped",
     "ConsoleBackend",
     "JsonlBackend",
     "MemoryBackend",
@@ -101,12 +102,30 @@ def _sqlite(url: str, rest: str) -> Backend:
     )
 
 
-# scheme -> factory(url, text after "scheme://"); later issues add otlp+http and wandb
+def _otlp(scheme: str) -> Callable[[str, str], Backend]:
+    def factory(url: str, rest: str) -> Backend:
+        from tracekit.backends import otlp  # the otlp extra: imported only when asked for
+
+        return otlp.from_url(url, scheme, rest)
+
+    return factory
+
+
+def _wandb(url: str, rest: str) -> Backend:
+    from tracekit.backends.wandb import from_url as wandb_from_url  # the wandb extra, lazily
+
+    return wandb_from_url(url, rest)
+
+
+# scheme -> factory(url, text after "scheme://")
 SCHEMES: dict[str, Callable[[str, str], Backend]] = {
     "console": _console,
     "jsonl": _jsonl,
     "memory": _memory,
+    "otlp+http": _otlp("otlp+http"),
+    "otlp+https": _otlp("otlp+https"),
     "sqlite": _sqlite,
+    "wandb": _wandb,
 }
 
 

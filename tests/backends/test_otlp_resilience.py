@@ -1,0 +1,250 @@
+"""The otlp backend when the receiver misbehaves: the application never notices.
+
+Down (a closed port), slow (answers after the client's timeout), 429 with
+Retry-After, 503, 400: the traced calls return normally, ``flush(timeout)``
+returns, and what was not delivered is counted by reason in
+``tracekit.stats()``; with the spool on, it is delivered once the receiver
+is back.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+import tracekit
+from tracekit.backends.otlp import OtlpBackend
+
+pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+
+
+@tracekit.tool
+def step(i: int) -> int:
+    return i * 2
+
+
+def traced_calls(n=3):
+    """The application's own work: its results must be unaffected by the backend."""
+    assert [step(i) for i in range(n)] == [i * 2 for i in range(n)]
+
+
+def dropped():
+    return {k: v for k, v in tracekit.stats()["dropped"].items() if v}
+
+
+def test_receiver_down_drops_counted_as_unreachable(closed_port_url):
+    tracekit.init(OtlpBackend(closed_port_url + "/v1/traces", timeout=0.5))
+    traced_calls(3)
+    assert tracekit.flush(timeout=5) is False
+    assert dropped() == {"unreachable": 3}
+    assert tracekit.stats()["exported"] == 0
+
+
+def test_slow_receiver_times_out_within_the_budget_and_the_app_goes_on(receiver):
+    receiver.gate = threading.Event()  # every request waits until the test releases it
+    try:
+        tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=0.5))
+        traced_calls(2)
+        assert tracekit.flush(timeout=5) is False
+        assert dropped() == {"timeout": 2}
+        traced_calls(1)  # still tracing, still returning
+    finally:
+        receiver.gate.set()
+    receiver.gate = None
+    assert tracekit.flush(timeout=5) is True
+    # the receiver did process the two timed-out requests, late: the client had
+    # given up on them (counted as timeout); the third span came through on time
+    assert len(receiver.wait_for_spans(3)) == 3
+
+
+def test_429_with_a_short_retry_after_is_retried_and_delivered(receiver):
+    receiver.answer(429, {"Retry-After": "1"})
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5))
+    traced_calls(2)
+    assert tracekit.flush(timeout=8) is True
+    assert [r["status"] for r in receiver.requests] == [429, 200]
+    assert len(receiver.wait_for_spans(2)) == 2
+    assert dropped() == {}
+
+
+def test_retry_after_beyond_the_budget_holds_the_backend_back(receiver):
+    receiver.answer(429, {"Retry-After": "120"})
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=2))
+    traced_calls(2)
+    assert tracekit.flush(timeout=5) is False
+    traced_calls(1)
+    assert tracekit.flush(timeout=5) is False
+    # asked to wait 120 s, the backend did not knock again
+    assert [r["status"] for r in receiver.requests] == [429]
+    assert dropped() == {"unavailable": 3}
+
+
+def test_503_until_the_budget_runs_out_is_counted_as_unavailable(receiver):
+    receiver.answer(503, times=100)
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=1.5))
+    traced_calls(2)
+    assert tracekit.flush(timeout=5) is False
+    assert dropped() == {"unavailable": 2}
+    assert len(receiver.requests) >= 2  # the exporter retried with backoff
+
+
+def test_400_is_rejected_at_once_and_not_retried(receiver):
+    receiver.answer(400)
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5))
+    traced_calls(2)
+    assert tracekit.flush(timeout=5) is False
+    assert [r["status"] for r in receiver.requests] == [400]
+    assert dropped() == {"rejected": 2}
+    traced_calls(1)
+    assert tracekit.flush(timeout=5) is True  # the next batch is fine
+    assert len(receiver.wait_for_spans(1)) == 1
+
+
+def test_failures_are_logged_once_through_the_tracekit_logger(caplog, closed_port_url):
+    tracekit.init(OtlpBackend(closed_port_url + "/v1/traces", timeout=0.5))
+    for _ in range(3):
+        traced_calls(1)
+        tracekit.flush(timeout=5)
+    ours = [r for r in caplog.records if r.name == "tracekit" and "unreachable" in r.getMessage()]
+    assert len(ours) == 1
+    assert not [r for r in caplog.records if r.name.startswith("opentelemetry")]
+
+
+# -- the spool -------------------------------------------------------------------------
+
+
+def spooled_files(directory):
+    return sorted(directory.glob("*.json")) if directory.exists() else []
+
+
+def test_a_batch_spooled_while_down_is_sent_when_the_receiver_is_back(tmp_path, receiver_class):
+    spool = tmp_path / "spool"
+    first = receiver_class().start()
+    port = first.port
+    first.stop()  # down
+    url = f"otlp+http://127.0.0.1:{port}?timeout=0.5&spool={spool}"
+    tracekit.init(url)
+    traced_calls(3)
+    assert tracekit.flush(timeout=5) is False  # not delivered yet...
+    assert dropped() == {}  # ...but not lost either
+    (batch,) = spooled_files(spool)
+    assert [r["name"] for r in json.loads(batch.read_text())] == ["step"] * 3
+    assert oct(spool.stat().st_mode & 0o777) == "0o700"
+    assert oct(batch.stat().st_mode & 0o777) == "0o600"
+
+    with receiver_class(port) as back:
+        assert tracekit.flush(timeout=5) is True
+        spans = back.wait_for_spans(3)
+    assert sorted(s["attributes"]["input.value"] for s in spans) == [
+        '{"i":0}',
+        '{"i":1}',
+        '{"i":2}',
+    ]
+    assert spooled_files(spool) == []
+    assert dropped() == {}
+
+
+def test_a_spool_left_by_an_earlier_process_is_sent_with_the_next_batch(tmp_path, receiver):
+    spool = tmp_path / "spool"
+    receiver.answer(503, times=100)
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=0.5, spool=spool))
+    traced_calls(2)
+    tracekit.shutdown(timeout=5)  # exits with the batch still on disk
+    assert len(spooled_files(spool)) == 1
+
+    receiver._plan.clear()  # the receiver recovers
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5, spool=spool))
+    traced_calls(1)
+    assert tracekit.flush(timeout=8) is True
+    assert len(receiver.wait_for_spans(3)) == 3
+    assert spooled_files(spool) == []
+
+
+def test_the_spool_is_bounded_and_a_batch_that_does_not_fit_is_counted(tmp_path, closed_port_url):
+    spool = tmp_path / "spool"
+    url = closed_port_url.split("://", 1)[1]
+    tracekit.init(f"otlp+http://{url}?timeout=0.5&spool={spool}&spool_max_mb=0.001")
+    traced_calls(3)  # ~600 bytes: fits in 1 kB
+    tracekit.flush(timeout=5)
+    traced_calls(3)  # does not fit any more
+    tracekit.flush(timeout=5)
+    assert len(spooled_files(spool)) == 1
+    assert dropped() == {"spool_full": 3}
+
+
+def test_400_for_a_spooled_batch_is_counted_when_it_is_replayed(tmp_path, receiver):
+    spool = tmp_path / "spool"
+    receiver.answer(503, times=100)
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=0.5, spool=spool))
+    traced_calls(2)
+    tracekit.flush(timeout=5)
+    receiver._plan[:] = [(400, {})]  # the spooled batch is refused for good
+    assert tracekit.flush(timeout=5) is True  # nothing left waiting
+    assert spooled_files(spool) == []
+    assert dropped() == {"rejected": 2}
+
+
+def test_spool_from_the_environment(tmp_path, monkeypatch, closed_port_url):
+    monkeypatch.setenv("TRACEKIT_OTLP_SPOOL", "on")
+    url = closed_port_url.split("://", 1)[1]
+    tracekit.init(f"otlp+http://{url}?timeout=0.5")
+    traced_calls(1)
+    tracekit.flush(timeout=5)
+    # the default place, relative to the working directory (tmp_path here)
+    assert len(spooled_files(tmp_path / ".tracekit" / "otlp-spool")) == 1
+
+
+def test_spool_off_in_the_url_wins_over_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACEKIT_OTLP_SPOOL", str(tmp_path / "env-spool"))
+    backend = tracekit.backends.from_url("otlp+http://127.0.0.1:9?spool=off")
+    assert backend.spool is None
+    backend = tracekit.backends.from_url("otlp+http://127.0.0.1:9")
+    assert backend.spool.directory == tmp_path / "env-spool"
+
+
+def test_a_batch_claimed_by_a_process_that_died_is_sent_again(tmp_path, receiver):
+    import subprocess
+    import sys
+
+    spool = tmp_path / "spool"
+    receiver.answer(503, times=100)
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=0.5, spool=spool))
+    traced_calls(2)
+    tracekit.shutdown(timeout=5)
+    (batch,) = spooled_files(spool)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    claimed = batch.with_name(f"{batch.name}.{dead.stdout.strip()}.sending")
+    batch.rename(claimed)  # as if that process had died while sending it
+    (spool / "00000000000000000001-1-0.json").write_text("not json")  # a damaged file
+
+    receiver._plan.clear()
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5, spool=spool))
+    assert tracekit.flush(timeout=8) is True
+    assert len(receiver.wait_for_spans(2)) == 2
+    assert list(spool.iterdir()) == []
+
+
+def test_the_budget_stays_inside_the_export_timeout_and_the_env_timeout_is_capped(
+    monkeypatch, receiver
+):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")  # milliseconds, by the spec
+    assert tracekit.backends.from_url("otlp+http://127.0.0.1:9").timeout == 8
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "3")
+    assert tracekit.backends.from_url("otlp+http://127.0.0.1:9").timeout == 3
+
+    receiver.gate = threading.Event()  # a receiver that never answers in time
+    try:
+        tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=30), export_timeout=1)
+        traced_calls(1)
+        assert tracekit.flush(timeout=5) is False
+        # the backend gave up inside the 1 s export timeout: counted by its own reason
+        assert dropped() == {"timeout": 1}
+    finally:
+        receiver.gate.set()

@@ -1,0 +1,134 @@
+"""A bounded on-disk spool for batches a remote backend could not send.
+
+One JSON file per batch (the span records, already redacted and capped),
+named ``<time_ns>-<pid>-<seq>.json`` so they replay oldest first. Several
+processes may share a directory: a replaying process claims a file by
+renaming it to ``<name>.<pid>.sending`` (atomic), so no batch is sent twice;
+claims left by a process that died are put back the next time a spool opens.
+A batch that would push the directory past ``max_bytes`` is refused (the
+caller counts it as ``spool_full``): what is already spooled is kept.
+The directory is private (0700, files 0600), like the trace store's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DIR = ".tracekit/otlp-spool"
+DEFAULT_MAX_MB = 64.0
+
+_SUFFIX = ".json"
+_CLAIMED = ".sending"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class Spool:
+    """Batches waiting on disk for the receiver to come back."""
+
+    def __init__(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self._seq = itertools.count()
+        self._ready = False
+
+    def _open(self) -> None:
+        """Create the directory on first use (never at init: no file before a failure)."""
+        if self._ready:
+            return
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            self.directory.chmod(0o700)
+        for claimed in self.directory.glob(f"*{_SUFFIX}.*{_CLAIMED}"):
+            # "<name>.json.<pid>.sending": put back the claims of dead processes
+            pid = claimed.name[: -len(_CLAIMED)].rsplit(".", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    claimed.rename(claimed.with_name(claimed.name.split(_SUFFIX)[0] + _SUFFIX))
+        self._ready = True
+
+    def size(self) -> int:
+        """Bytes in the spool (waiting and claimed batches)."""
+        if not self.directory.is_dir():
+            return 0
+        total = 0
+        for path in self.directory.iterdir():
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+        return total
+
+    def put(self, records: Sequence[dict[str, Any]]) -> bool:
+        """Write one batch; False when it would not fit under ``max_bytes``.
+
+        Raises:
+            OSError: the directory or file could not be written.
+        """
+        self._open()
+        data = json.dumps(list(records), ensure_ascii=False, separators=(",", ":")).encode()
+        if self.size() + len(data) > self.max_bytes:
+            return False
+        name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq)}"
+        temporary = self.directory / f".{name}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(temporary, self.directory / f"{name}{_SUFFIX}")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise
+        return True
+
+    def waiting(self) -> list[Path]:
+        """Unclaimed batches, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        self._open()
+        return sorted(self.directory.glob(f"*{_SUFFIX}"))
+
+    def claim(self, path: Path) -> Path | None:
+        """Take a batch for sending; None if another process took it first."""
+        claimed = path.with_name(f"{path.name}.{os.getpid()}{_CLAIMED}")
+        try:
+            path.rename(claimed)
+        except OSError:
+            return None
+        return claimed
+
+    @staticmethod
+    def load(claimed: Path) -> list[dict[str, Any]] | None:
+        """The records of a claimed batch; None when the file is unreadable."""
+        try:
+            records = json.loads(claimed.read_bytes())
+        except (OSError, ValueError):
+            return None
+        return records if isinstance(records, list) else None
+
+    @staticmethod
+    def done(claimed: Path) -> None:
+        """Forget a claimed batch (sent, or refused for good)."""
+        with contextlib.suppress(OSError):
+            claimed.unlink()
+
+    @staticmethod
+    def release(claimed: Path) -> None:
+        """Give a claimed batch back, to be tried again later."""
+        original = claimed.name.split(_SUFFIX)[0] + _SUFFIX
+        with contextlib.suppress(OSError):
+            claimed.rename(claimed.with_name(original))
