@@ -466,6 +466,7 @@ def test_demo_stores_and_prints_the_agent_trace(db, capsys):
     assert "TOOL calculator" in out
     trace_id = out.split()[1]
     assert f"stored in {db} — browse with: tracekit --db {db} ls" in out
+    assert f"or in the web UI: tracekit ui --db {db}" in out
     assert f"tracekit --db {db} show {trace_id[:12]}" in out
     with Store(db) as store:
         records = store.get_trace(trace_id)

@@ -312,9 +312,11 @@ def cmd_demo(args: argparse.Namespace, out: IO[str]) -> int:
     db = [] if args.db == DEFAULT_PATH else ["--db", args.db]
     ls = shlex.join(["tracekit", *db, "ls"])
     show = shlex.join(["tracekit", *db, "show", trace_id[:12]])
+    ui = shlex.join(["tracekit", "ui", *db])
     print(_render.render_trace(records), file=out)
     print(file=out)
     print(_render.clean(f"stored in {args.db} — browse with: {ls}   or   {show}"), file=out)
+    print(_render.clean(f"or in the web UI: {ui}"), file=out)
     return 0
 
 
