@@ -160,7 +160,7 @@ def _int(text: str | None, default: int, name: str) -> int:
 
 def _time(text: str) -> int:
     """Unix nanoseconds: digits are nanoseconds already; otherwise as ``tracekit ls --since``."""
-    from tracekit.cli import parse_time
+    from tracekit._time import parse_time
 
     return int(text) if text.isdigit() else parse_time(text)
 
