@@ -2,7 +2,7 @@
 
 The chain: a prompt template, a fake chat model (langchain-core's
 ``FakeListChatModel``, no network), an output parser and a ``RunnableLambda``
-(four runs under one sequence). Measured in the same run: the chain with
+(five runs with the sequence itself). Measured in the same run: the chain with
 tracekit before ``init()``, with a LangChain callback handler that does
 nothing (what LangChain's callback machinery costs any tracer), with
 ``init()`` but no adapter, and with the LangChain adapter on (memory
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     _config._reset()
 
     base = statistics.median(samples["tracekit before init()"])
-    print(f"4-run LCEL chain, {args.rounds} rounds x {args.calls} invokes (median us per invoke)")
+    print(f"5-run LCEL chain, {args.rounds} rounds x {args.calls} invokes (median us per invoke)")
     for name, values in samples.items():
         value = statistics.median(values)
         print(f"  {name:<28} {value:9.1f} us   +{value - base:7.1f} us")

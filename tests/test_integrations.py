@@ -361,3 +361,13 @@ def test_adapter_failures_are_counted_and_strict_under_the_plugin(tracekit_captu
     integrations.internal_error(KeyError("bad chunk"), "fake.extract")  # production: no raise
     assert tracekit.stats()["internal_errors"] == 1
     _guard.reset()
+
+
+def test_detach_with_a_token_from_another_context_never_raises(tracekit_capture):
+    import contextvars
+
+    span = integrations.open_span("s", "CHAIN")
+    token = contextvars.copy_context().run(integrations.attach, span)
+    integrations.detach(token)  # made in another context: left as it is, no exception
+    assert integrations.active() is None
+    integrations.finish_span(span)

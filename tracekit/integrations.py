@@ -29,7 +29,7 @@ from typing import Any
 
 import wrapt
 
-from tracekit import _config, _guard, _serialize
+from tracekit import _config, _context, _guard, _serialize
 from tracekit._context import CURRENT
 from tracekit._context import detach as _detach
 from tracekit._registry import (
@@ -208,8 +208,15 @@ def attach(span: Span | None) -> contextvars.Token[Span | None]:
 
 
 def detach(token: contextvars.Token[Span | None]) -> None:
-    """Restore the span that was current before :func:`attach` returned ``token``."""
-    CURRENT.reset(token)
+    """Restore the span that was current before :func:`attach` returned ``token``.
+
+    Never raises: a token from another context (a generator finalised elsewhere)
+    leaves this context as it is, and is counted like tracekit's own.
+    """
+    try:
+        CURRENT.reset(token)
+    except (ValueError, RuntimeError):
+        _context.foreign_resets += 1
 
 
 @contextlib.contextmanager

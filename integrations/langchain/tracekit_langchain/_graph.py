@@ -34,7 +34,7 @@ MAX_FRAMES = 12
 AGENT_CLASSES = frozenset({"Pregel", "AgentExecutor"})
 
 _cache: dict[int, tuple[weakref.ref[Any], dict[str, Any] | None]] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # _forget may run from a GC inside graph_of
 
 
 def root_runnable() -> Runnable[Any, Any] | None:

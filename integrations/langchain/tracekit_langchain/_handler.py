@@ -31,7 +31,7 @@ LangChain logs it and the capture fixture fails the test on the count).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
@@ -134,11 +134,12 @@ class TracekitHandler(BaseCallbackHandler):
             self._runs[run_id] = _Run(span)
             if len(self._runs) > self._prune_at:
                 self._prune()
+        if self.pending is not None and self.pending.get() == run_id:
+            # Inside one step of a traced stream, which detaches when the step returns
+            # (a non-recording span too: the model's request must stay unrecorded).
+            attach(span)
         if not span.is_recording:
             return None
-        if self.pending is not None and self.pending.get() == run_id:
-            # Inside one step of a traced stream, which detaches when the step returns.
-            attach(span)
         if tags:
             kept = [tag for tag in tags if not tag.startswith(_STEP_TAGS)]
             if kept:
@@ -182,9 +183,10 @@ class TracekitHandler(BaseCallbackHandler):
         tags: list[str] | None,
         name: str,
         kind: str,
-        inputs: dict[str, Any],
+        inputs: Any,
     ) -> Span | None:
         try:
+            inputs = _as_dict(inputs, "input")
             span = self._open(run_id, parent_run_id, name, kind, tags, inputs)
             if span is None:
                 return None
@@ -221,7 +223,6 @@ class TracekitHandler(BaseCallbackHandler):
                     graph = _graph.graph_of(root)
             except Exception as exc:
                 internal_error(exc, "langchain.graph")
-        inputs = _as_dict(inputs, "input")
         span = self._start(serialized, run_id, parent_run_id, tags, name, kind, inputs)
         if span is not None and graph is not None:
             try:
@@ -321,7 +322,7 @@ class TracekitHandler(BaseCallbackHandler):
     # -- during ----------------------------------------------------------------------
 
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        """Count streamed tokens (the chunks themselves add up in the final result)."""
+        """Count streamed chunks (the chunks themselves add up in the final result)."""
         run = self._runs.get(run_id)
         if run is not None:
             run.tokens += 1
@@ -335,27 +336,33 @@ class TracekitHandler(BaseCallbackHandler):
             return None
         return run
 
-    def _end(self, run_id: UUID, outputs: Any, error: BaseException | None) -> None:
+    def _end(
+        self,
+        run_id: UUID,
+        error: BaseException | None,
+        record: Callable[[Span, _Run], None] | None = None,
+    ) -> None:
+        """End a run's span; ``record`` writes its results first (guarded: the span always ends)."""
         run = self._pop(run_id)
         if run is None:
             return
         span = run.span
-        try:
-            if outputs is not None:
-                span.set_outputs(outputs)
-        except Exception as exc:
-            internal_error(exc, "langchain.end")
+        if record is not None:
+            try:
+                record(span, run)
+            except Exception as exc:
+                internal_error(exc, "langchain.end")
         finish_span(span, error)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """End the chain's span with its outputs (and its inputs, for a streamed run)."""
         self._restate_inputs(run_id, kwargs.get("inputs"))
-        self._end(run_id, _as_dict(outputs, "output"), None)
+        self._end(run_id, None, lambda span, _: span.set_outputs(_as_dict(outputs, "output")))
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """End the chain's span with the exception."""
         self._restate_inputs(run_id, kwargs.get("inputs"))
-        self._end(run_id, None, error)
+        self._end(run_id, error)
 
     def _restate_inputs(self, run_id: UUID, inputs: Any) -> None:
         """A streamed run learns its inputs only at the end (LangChain passes them there)."""
@@ -369,42 +376,43 @@ class TracekitHandler(BaseCallbackHandler):
         except Exception as exc:
             internal_error(exc, "langchain.end")
 
-    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        """End the model's span with its message(s), usage and streamed token count."""
-        run = self._pop(run_id)
-        if run is None:
-            return
-        span = run.span
-        try:
+    @staticmethod
+    def _model_result(span: Span, run: _Run, response: Any) -> None:
+        """A model's message(s) and usage, and how many chunks it streamed."""
+        if getattr(response, "generations", None):
             span.set_outputs(_messages.llm_outputs(response))
             usage = _extract.usage(response)
             if usage is not None:
                 span.set_usage(**usage)
-            if run.tokens:
-                span.set_attribute("langchain.streamed_tokens", run.tokens)
-        except Exception as exc:
-            internal_error(exc, "langchain.end")
-        finish_span(span, None)
+        if run.tokens:
+            span.set_attribute("langchain.streamed_chunks", run.tokens)
+
+    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """End the model's span with its message(s), usage and streamed chunk count."""
+        self._end(run_id, None, lambda span, run: self._model_result(span, run, response))
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        """End the model's span with the exception."""
-        self._end(run_id, None, error)
+        """End the model's span with the exception, and what it streamed before it."""
+        partial = kwargs.get("response")
+        self._end(run_id, error, lambda span, run: self._model_result(span, run, partial))
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """End the tool's span with its output."""
-        self._end(run_id, {"output": _messages.readable(output)}, None)
+        self._end(
+            run_id, None, lambda span, _: span.set_outputs({"output": _messages.readable(output)})
+        )
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """End the tool's span with the exception."""
-        self._end(run_id, None, error)
+        self._end(run_id, error)
 
     def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """End the retriever's span with the documents it found."""
-        self._end(run_id, {"documents": documents}, None)
+        self._end(run_id, None, lambda span, _: span.set_outputs({"documents": documents}))
 
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """End the retriever's span with the exception."""
-        self._end(run_id, None, error)
+        self._end(run_id, error)
 
 
 def _span_to_enter(handler: TracekitHandler, run_id: Any) -> Span | None:
@@ -443,8 +451,11 @@ def model_run_span(handler: TracekitHandler, run_manager: Any) -> Span | None:
     A model's ``_generate`` runs without a child context of its own, so the
     request it makes (an OpenAI call) would otherwise nest beside the model's
     span instead of under it. ``run_manager`` is a ``CallbackManagerForLLMRun``,
-    or for LLMs the list of them (one per prompt; only a single one is used).
+    or for LLMs the list of them (one per prompt): the requests of a
+    multi-prompt call nest under the first prompt's span, the run LangChain
+    itself passes to ``_generate``.
     """
     if isinstance(run_manager, list):
-        run_manager = run_manager[0] if len(run_manager) == 1 else None
+        # Several prompts: LangChain hands the first run's manager to ``_generate``.
+        run_manager = run_manager[0] if run_manager else None
     return _span_to_enter(handler, getattr(run_manager, "run_id", None))

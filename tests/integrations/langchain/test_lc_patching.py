@@ -100,3 +100,43 @@ def test_runs_that_never_end_are_forgotten_once_tracekit_abandons_them(monkeypat
     finally:
         integrations.unpatch(["langchain"])
         tracekit.shutdown()
+
+
+def test_importing_the_adapter_imports_no_langchain():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tracekit_langchain; "
+        "assert 'langchain_core' not in sys.modules, 'imported langchain_core'; "
+        "assert tracekit_langchain.LangChainIntegration.name == 'langchain'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_private_hook_missing_from_langchain_is_skipped_with_one_log_line(
+    capture, monkeypatch, caplog
+):
+    # As if a release renamed one private function: runs are still traced, the log names it.
+    from tracekit_langchain import _patching
+
+    integrations.unpatch(["langchain"])
+    monkeypatch.setattr(_patching, "_CONFIG", (_patching._CONFIG[0], "_renamed_away"))
+    monkeypatch.setattr(_patching, "_missing", set())
+    with caplog.at_level("WARNING", logger="tracekit"):
+        integrations.autopatch(["langchain"])
+        integrations.unpatch(["langchain"])
+        integrations.autopatch(["langchain"])  # said once, not at every patch
+    RunnableLambda(lambda x: x + 1).invoke(1)
+    assert [r["name"] for r in capture.records] == ["RunnableLambda"]
+    (line,) = [r.getMessage() for r in caplog.records if "cannot hook" in r.getMessage()]
+    assert "langchain_core.runnables.config._renamed_away" in line
+
+
+def test_step_tags_are_not_recorded_but_the_users_tags_are(capture):
+    chain = RunnableLambda(lambda x: x).with_config(tags=["mine"]) | RunnableLambda(str)
+    chain.invoke(1, {"tags": ["request"]})
+    tags = {r["name"]: r["attributes"].get("langchain.tags") for r in capture.records}
+    assert tags["RunnableSequence"] == ["request"]
+    assert all(not any(t.startswith("seq:step:") for t in v or ()) for v in tags.values())
+    assert any(v and "mine" in v for v in tags.values())

@@ -103,3 +103,35 @@ async def test_between_chunks_the_callers_span_is_current(capture):
             seen.append(tracekit.current_span())
     assert len(seen) >= 8  # "echo: a b c": four words a stream, maybe an empty last chunk
     assert all(span is caller for span in seen)
+
+
+async def test_an_unsampled_models_request_stays_unrecorded(mode):
+    # The model's span is not recording: its request must not start a trace of its own.
+    from tracekit import integrations
+    from tracekit.backends import MemoryBackend
+
+    backend = MemoryBackend()
+    tracekit.init(backend, sample_rate=0.0, integrations=["langchain"])
+    try:
+        await call(StreamingRequestingChatModel(), mode, "hi")
+        await call(RequestingChatModel(), mode, "hi")
+        await call(RequestingLLM(), mode, "hi")
+        assert tracekit.flush()
+    finally:
+        integrations.unpatch(["langchain"])
+    assert backend.records == []
+
+
+def test_a_multi_prompt_llm_calls_requests_nest_under_the_first_prompts_span(capture):
+    @tracekit.agent
+    def agent():
+        return RequestingLLM().batch(["a", "b"])
+
+    assert agent() == ["echo: a", "echo: b"]
+    assert shape(capture) == outline("""
+        AGENT agent
+          LLM RequestingLLM
+            LLM provider_request
+            LLM provider_request
+          LLM RequestingLLM
+    """)

@@ -68,13 +68,13 @@ async def test_usage_metadata_of_the_message_is_the_span_usage(capture, mode):
     assert record["outputs"]["message"]["content"] == "hello there world"
 
 
-async def test_streamed_tokens_are_accumulated(capture):
+async def test_streamed_chunks_are_accumulated_and_counted(capture):
     model = GenericFakeChatModel(messages=iter([AIMessage(content="one two three")]))
     chunks = [chunk.content for chunk in model.stream("hi")]
     assert "".join(chunks) == "one two three"
     record = capture.span("GenericFakeChatModel")
     assert record["outputs"]["message"]["content"] == "one two three"
-    assert record["attributes"]["langchain.streamed_tokens"] == len(chunks)
+    assert record["attributes"]["langchain.streamed_chunks"] == len(chunks)
 
 
 async def test_a_model_error_is_recorded(capture):

@@ -164,3 +164,45 @@ async def test_astream_events_gives_the_same_tree_and_leaves_the_events_alone(ca
           CHAIN StrOutputParser
     """)
     assert capture.span("RunnableSequence")["outputs"] == {"output": "Paris is a city."}
+
+
+def test_fallbacks_and_retries_record_the_failure_and_the_recovery(capture):
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ValueError("first try fails")
+        return x
+
+    failing = RunnableLambda(lambda x: 1 / 0, name="broken")
+    chain = failing.with_fallbacks([RunnableLambda(lambda x: x * 2, name="backup")])
+    assert chain.invoke(2) == 4
+    assert RunnableLambda(flaky, name="flaky").with_retry(stop_after_attempt=2).invoke(3) == 3
+    by_name = {}
+    for r in capture.records:
+        by_name.setdefault(r["name"], []).append(r["status"])
+    assert by_name["broken"] == ["ERROR"]
+    assert by_name["backup"] == ["OK"]
+    # the retrying run, and under it the failed attempt and the one that worked
+    retry = next(r for r in capture.records if r["name"] == "flaky" and r["parent_id"] is None)
+    attempts = [r for r in capture.records if r["parent_id"] == retry["span_id"]]
+    assert retry["status"] == "OK"
+    assert sorted(r["status"] for r in attempts) == ["ERROR", "OK"]
+
+
+def test_content_capture_switches_are_respected():
+    import tracekit
+    from tracekit import integrations
+    from tracekit.backends import MemoryBackend
+
+    backend = MemoryBackend()
+    tracekit.init(backend, integrations=["langchain"], capture_inputs=False, capture_outputs=False)
+    try:
+        chat_chain("secret answer").invoke({"topic": "secret question"})
+        assert tracekit.flush()
+    finally:
+        integrations.unpatch(["langchain"])
+    assert len(backend.records) == 4
+    assert all(r["inputs"] == {} and r["outputs"] == {} for r in backend.records)
+    assert "secret" not in str([(r["inputs"], r["outputs"]) for r in backend.records])
