@@ -9,8 +9,11 @@ function section(title, ...body) {
 
 const isEmpty = (v) => v === null || v === undefined || (typeof v === "object" && Object.keys(v).length === 0);
 
-/** The detail panel for `span` (a span record) of a trace that starts at `traceStart`. */
-export function spanDetail(span, traceStart) {
+/**
+ * The detail panel for `span` (a span record) of a trace that starts at `traceStart`.
+ * With `loading`, `span` is the light record and its payloads are on their way.
+ */
+export function spanDetail(span, traceStart, { loading = false } = {}) {
   const attributes = span.attributes && typeof span.attributes === "object" ? span.attributes : {};
   const usage = span.usage && typeof span.usage === "object" ? span.usage : null;
   const parts = [
@@ -40,6 +43,10 @@ export function spanDetail(span, traceStart) {
   if (usage) {
     parts.push(section("Usage", h("table", { class: "kv usage" }, h("tbody", null,
       Object.entries(usage).map(([k, v]) => h("tr", null, h("th", null, k), h("td", { class: "num" }, typeof v === "number" ? count(v) : renderValue(v))))))));
+  }
+  if (loading) {
+    parts.push(h("p", { class: "muted loading" }, "loading inputs and outputs…"));
+    return h("div", { class: "span-detail-loading", dataset: { spanId: span.span_id } }, parts);
   }
   parts.push(section("Inputs", isEmpty(span.inputs) ? h("p", { class: "muted" }, "none recorded") : renderValue(span.inputs)));
   if (span.end_ns === null) {
