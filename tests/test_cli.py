@@ -12,8 +12,9 @@ import time
 import pytest
 
 import tracekit
+from tracekit._time import parse_time
 from tracekit.backends.sqlite import SqliteBackend
-from tracekit.cli import display_width, format_table, main, parse_time
+from tracekit.cli import display_width, format_table, main
 from tracekit.store import Store
 
 ESC = "\x1b[31m"
@@ -362,6 +363,7 @@ def test_a_file_that_is_no_store_is_one_line(tmp_path, capsys):
     [
         ["ls", "--since", "yesterday"],
         ["ls", "--until", "2026-13-45"],
+        ["ls", "--since", "99999999999d"],  # out of the store's range
         ["ls", "--limit", "0"],
         ["ls", "--status", "great"],
         ["export", "--format", "csv"],
@@ -396,6 +398,9 @@ def test_parse_time():
     assert parse_time("2026-01-02") == int(local) * 10**9
     with pytest.raises(ValueError, match="bad time"):
         parse_time("soon")
+    for huge in ("99999999999d", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        with pytest.raises(ValueError, match="out of range"):
+            parse_time(huge)
 
 
 # -- terminal safety -----------------------------------------------------------------------

@@ -474,3 +474,40 @@ def test_a_span_whose_process_died_is_unfinished(db, store, tmp_path):
     assert ids(s.list_traces(status="RUNNING")) == [t.trace_id]  # open work, finished or not
     (r,) = s.get_trace(t.trace_id)
     assert (r["status"], r["end_ns"]) == ("UNFINISHED", None)
+
+
+def test_a_trace_deleted_while_running_keeps_the_spans_that_end_later(db, store):
+    # Its started rows are gone: the spans finishing afterwards are stored, not lost.
+    backend = SqliteBackend(db)
+    try:
+        root = rec("d1", "r", status="RUNNING", end_ns=None)
+        child = rec("d1", "c", parent="r", status="RUNNING", end_ns=None)
+        backend.export_started([root, child])
+        s = store()
+        assert s.delete_trace(tid("d1")) is True
+        backend.export([rec("d1", "c", parent="r", end_ns=1_500), rec("d1", "r")])
+    finally:
+        backend.shutdown()
+    (t,) = s.list_traces().traces
+    assert (t.span_count, t.status) == (2, "OK")
+    assert sorted(r["span_id"][:1] for r in s.get_trace(tid("d1"))) == ["c", "r"]
+
+
+def test_time_bounds_and_cursors_out_of_sqlites_range_are_value_errors(db, store):
+    write(db, [rec("a1", "r")])
+    s = store()
+    for bad in ({"since_ns": 10**30}, {"until_ns": -(10**30)}, {"cursor": f"{10**30}:{tid('a1')}"}):
+        with pytest.raises(ValueError, match="out of range|bad cursor"):
+            s.list_traces(**bad)
+
+
+def test_a_damaged_record_reads_as_an_error_placeholder_and_its_trace_stays_readable(db, store):
+    write(db, [rec("b1", "c", parent="r", name="child"), rec("b1", "r", name="root")])
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE spans SET record = '{not json' WHERE name = 'child'")
+    records = {r["name"]: r for r in store().get_trace(tid("b1"))}
+    assert records["root"]["status"] == "OK"
+    damaged = records["child"]
+    assert (damaged["status"], damaged["error"]["type"]) == ("ERROR", "DamagedRecord")
+    assert damaged["parent_id"] == records["root"]["span_id"]
+    assert (damaged["start_ns"], damaged["end_ns"]) == (1_000, 2_000)

@@ -9,10 +9,8 @@ only through ``_render.clean``, so it cannot drive the terminal.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import re
 import shlex
 import sqlite3
 import sys
@@ -22,11 +20,10 @@ from collections.abc import Iterable, Sequence
 from typing import IO, Any, NamedTuple, NoReturn
 
 from tracekit import _render
+from tracekit._time import parse_time
 from tracekit.store import DEFAULT_PATH, Store, StoreError, TraceSummary
 
 KINDS = ("AGENT", "TOOL", "LLM", "CHAIN", "RETRIEVER", "EMBEDDING")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_RELATIVE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
 _ROOT_WIDTH = 32
 _INPUT_WIDTH = 40
 
@@ -36,32 +33,6 @@ class TimeArg(NamedTuple):
 
     text: str
     ns: int
-
-
-def parse_time(text: str, now: float | None = None) -> int:
-    """Unix nanoseconds for an ISO 8601 date or datetime, or a relative ``15m``/``2h``/``3d``.
-
-    A relative value means "that long ago"; a date or datetime without a time
-    zone is local time.
-
-    Raises:
-        ValueError: the text is neither.
-    """
-    value = text.strip()
-    match = _RELATIVE.fullmatch(value)
-    if match:
-        seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
-        return int(((time.time() if now is None else now) - seconds) * 1_000_000) * 1000
-    if value[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read "Z"
-        value = value[:-1] + "+00:00"
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(
-            f"bad time {text!r}: use a date or datetime like 2026-11-24 or 2026-11-24T10:00, "
-            "or a duration ago like 15m, 2h, 3d"
-        ) from None
-    return round(moment.timestamp() * 1_000_000) * 1000
 
 
 def _time_arg(text: str) -> TimeArg:

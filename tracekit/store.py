@@ -201,10 +201,10 @@ class Store:
             params.append(kind.upper())
         if since_ns is not None:
             where.append("start_ns >= ?")
-            params.append(int(since_ns))
+            params.append(_ns("since_ns", since_ns))
         if until_ns is not None:
             where.append("start_ns < ?")
-            params.append(int(until_ns))
+            params.append(_ns("until_ns", until_ns))
         if search:
             # Names as they are; payloads inside each span's JSON, where text is
             # ASCII-escaped: escape the query the same way. LIKE ignores ASCII case.
@@ -217,9 +217,7 @@ class Store:
             params.extend((value, trace_id))
         # Only allowlisted fragments are formatted in; every value is a parameter.
         sql = (
-            "SELECT trace_id, project, root_name, root_kind, start_ns, end_ns, span_count, "  # noqa: S608
-            f"error_count, open_count, total_tokens, input_preview, output_preview, pid, {key} "
-            "FROM traces"
+            f"SELECT {_SUMMARY_COLUMNS}, {key} FROM traces"  # noqa: S608
             + (" WHERE " + " AND ".join(where) if where else "")
             + f" ORDER BY {key} DESC, trace_id DESC LIMIT ?"
         )
@@ -227,7 +225,7 @@ class Store:
         more = len(rows) > limit
         rows = rows[:limit]
         traces = [_summary(row, self._open_span_pids) for row in rows]
-        next_cursor = f"{rows[-1][13]}:{rows[-1][0]}" if more and rows else None
+        next_cursor = f"{rows[-1][-1]}:{rows[-1][0]}" if more and rows else None
         return Page(traces, next_cursor)
 
     def _open_span_pids(self, trace_id: str) -> list[int]:
@@ -260,9 +258,7 @@ class Store:
         """
         full = self.resolve_trace_id(trace_id)
         row = self._conn.execute(
-            "SELECT trace_id, project, root_name, root_kind, start_ns, end_ns, span_count, "
-            "error_count, open_count, total_tokens, input_preview, output_preview, pid, start_ns "
-            "FROM traces WHERE trace_id = ?",
+            f"SELECT {_SUMMARY_COLUMNS} FROM traces WHERE trace_id = ?",  # noqa: S608
             (full,),
         ).fetchone()
         if row is None:  # deleted between the two statements
@@ -292,7 +288,7 @@ class Store:
         """The span records of one trace (id or unique prefix), in start order."""
         full = self.resolve_trace_id(trace_id)
         rows = self._conn.execute(
-            "SELECT record, end_ns, pid FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id",
+            f"SELECT {_RECORD_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id",  # noqa: S608
             (full,),
         ).fetchall()
         return [_record(row) for row in rows]
@@ -329,7 +325,7 @@ class Store:
             low = since_ns if since_ns is not None else -(2**63)
             high = until_ns if until_ns is not None else 2**63 - 1
             params.extend((low, high))
-        sql = "SELECT record, end_ns, pid FROM spans"
+        sql = f"SELECT {_RECORD_COLUMNS} FROM spans"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
         for row in self._conn.execute(sql + " ORDER BY rowid", params):
@@ -357,11 +353,28 @@ class Store:
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+# The trace table's columns, in the order _summary reads them.
+_SUMMARY_COLUMNS = (
+    "trace_id, project, root_name, root_kind, start_ns, end_ns, span_count, "
+    "error_count, open_count, total_tokens, input_preview, output_preview"
+)
+
 _SEARCH_SPANS = """EXISTS (
     SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND (
         s.name LIKE ? ESCAPE '\\'
         OR substr(s.record, s.in_start, s.in_len) LIKE ? ESCAPE '\\'
         OR substr(s.record, s.out_start, s.out_len) LIKE ? ESCAPE '\\'))"""
+
+
+_INT64 = range(-(2**63), 2**63)  # what SQLite stores as an integer
+
+
+def _ns(name: str, value: int) -> int:
+    """A nanosecond bound SQLite can compare with (ValueError otherwise)."""
+    number = int(value)
+    if number not in _INT64:
+        raise ValueError(f"{name} is out of range: {value!r}")
+    return number
 
 
 def _parse_cursor(cursor: str) -> tuple[int, str]:
@@ -370,14 +383,53 @@ def _parse_cursor(cursor: str) -> tuple[int, str]:
         if not sep or len(trace_id) != 32:
             raise ValueError(cursor)
         int(trace_id, 16)
-        return int(value), trace_id
+        number = int(value)
+        if number not in _INT64:
+            raise ValueError(cursor)
+        return number, trace_id
     except ValueError:
         raise ValueError(f"bad cursor {cursor!r}") from None
 
 
+# What a span row gives a record: the JSON, and what marks it started, and its identity
+# (for the placeholder of a record that does not decode).
+_RECORD_COLUMNS = "record, end_ns, pid, trace_id, span_id, parent_id, name, kind, project, start_ns"
+
+
+def _damaged(row: tuple[Any, ...], exc: Exception) -> dict[str, Any]:
+    """A record whose stored JSON does not decode (damaged on disk): what the row still says.
+
+    One bad row must not make its whole trace unreadable: the span keeps its
+    place in the tree, marked as an error that says what happened.
+    """
+    _, end_ns, _, trace_id, span_id, parent_id, name, kind, project, start_ns = row
+    return {
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_id": parent_id,
+        "name": name,
+        "kind": kind,
+        "project": project,
+        "start_ns": start_ns,
+        "end_ns": end_ns,
+        "status": "ERROR",
+        "error": {
+            "type": "DamagedRecord",
+            "message": f"the stored span record does not decode ({type(exc).__name__})",
+            "stack": "",
+        },
+        "inputs": {},
+        "outputs": {},
+        "model": None,
+        "usage": None,
+        "attributes": {},
+        "events": [],
+    }
+
+
 def _summary(row: tuple[Any, ...], open_span_pids: Callable[[str], list[int]]) -> TraceSummary:
     (trace_id, project, root_name, root_kind, start_ns, end_ns, span_count, error_count,
-     open_count, total_tokens, input_preview, output_preview, _pid, _) = row  # fmt: skip
+     open_count, total_tokens, input_preview, output_preview) = row[:12]  # fmt: skip
     if error_count:
         status = "ERROR"
     elif open_count:
@@ -404,7 +456,12 @@ def _summary(row: tuple[Any, ...], open_span_pids: Callable[[str], list[int]]) -
 
 
 def _record(row: tuple[Any, ...]) -> dict[str, Any]:
-    record: dict[str, Any] = json.loads(row[0])
+    try:
+        record: dict[str, Any] = json.loads(row[0])
+        if not isinstance(record, dict):
+            raise TypeError(type(record).__name__)
+    except (ValueError, TypeError) as exc:
+        record = _damaged(row, exc)
     if row[1] is None:  # a started record: still running, or its process died
         record["end_ns"] = None
         record["status"] = "RUNNING" if process_alive(row[2]) else "UNFINISHED"

@@ -121,7 +121,7 @@ class SqliteBackend:
         self,
         conn: sqlite3.Connection,
         span_rows: list[tuple[Any, ...]],
-        updates: list[tuple[Any, ...]],
+        updates: list[tuple[tuple[Any, ...], tuple[Any, ...]]],
         trace_rows: list[tuple[Any, ...]],
     ) -> None:
         deadline = time.monotonic() + self.busy_timeout_s
@@ -135,7 +135,7 @@ class SqliteBackend:
         try:
             conn.executemany(_INSERT_SPAN, span_rows)
             if updates:
-                conn.executemany(_END_STARTED_SPAN, updates)
+                trace_rows = self._end_started(conn, updates, trace_rows)
             conn.executemany(_UPSERT_TRACE, trace_rows)
             conn.execute("COMMIT")
         except BaseException:
@@ -143,12 +143,44 @@ class SqliteBackend:
                 conn.execute("ROLLBACK")
             raise
 
+    @staticmethod
+    def _end_started(
+        conn: sqlite3.Connection,
+        updates: list[tuple[tuple[Any, ...], tuple[Any, ...]]],
+        trace_rows: list[tuple[Any, ...]],
+    ) -> list[tuple[Any, ...]]:
+        """Complete the rows of spans stored as started; insert those whose row is gone.
+
+        A started row disappears when its trace is deleted while it runs: the
+        span that finishes later is stored as a new row (counted as a new span,
+        not as one less open span), rather than lost.
+        """
+        gone: dict[str, int] = {}
+        for update, row in updates:
+            if conn.execute(_END_STARTED_SPAN, update).rowcount == 0:
+                conn.execute(_INSERT_SPAN, row)
+                gone[row[1]] = gone.get(row[1], 0) + 1
+        if not gone:
+            return trace_rows
+        # (trace_id, project, start, end, spans, errors, open, ...): one more span and
+        # one more open span per row found gone (the batch counted it as one less open)
+        return [
+            (*t[:4], t[4] + gone[t[0]], t[5], t[6] + gone[t[0]], *t[7:]) if t[0] in gone else t
+            for t in trace_rows
+        ]
+
     def _rows(
         self, records: Sequence[dict[str, Any]], started: bool
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
+    ) -> tuple[
+        list[tuple[Any, ...]],
+        list[tuple[tuple[Any, ...], tuple[Any, ...]]],
+        list[tuple[Any, ...]],
+        list[str],
+    ]:
+        """Span rows to insert, (update, row) pairs for started spans, trace rows, ids done."""
         pid = os.getpid()
         span_rows: list[tuple[Any, ...]] = []
-        updates: list[tuple[Any, ...]] = []
+        updates: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
         traces: dict[str, list[Any]] = {}
         done: list[str] = []
         for r in records:
@@ -158,28 +190,26 @@ class SqliteBackend:
                 done.append(span_id)
             tokens = None if started else self._owned_tokens(r)
             text, spans_of = _encode(r)
+            row = (
+                span_id,
+                trace_id,
+                parent_id,
+                r["name"],
+                r["kind"],
+                r["project"],
+                r["start_ns"],
+                r["end_ns"],
+                "RUNNING" if started else r["status"],
+                tokens,
+                pid,
+                *spans_of,
+                text,
+            )
             if was_started:  # its started record is stored: complete that row
-                updates.append(
-                    (r["end_ns"], r["status"], tokens, *spans_of, text, trace_id, span_id)
-                )
+                update = (r["end_ns"], r["status"], tokens, *spans_of, text, trace_id, span_id)
+                updates.append((update, row))
             else:
-                span_rows.append(
-                    (
-                        span_id,
-                        trace_id,
-                        parent_id,
-                        r["name"],
-                        r["kind"],
-                        r["project"],
-                        r["start_ns"],
-                        r["end_ns"],
-                        "RUNNING" if started else r["status"],
-                        tokens,
-                        pid,
-                        *spans_of,
-                        text,
-                    )
-                )
+                span_rows.append(row)
             t = traces.get(trace_id)
             if t is None:
                 # project, start, end, spans, errors, open, tokens, root id/name/kind,

@@ -226,7 +226,7 @@ def _int(text: str | None, default: int, name: str) -> int:
 
 def _time(text: str, name: str) -> int:
     """Unix nanoseconds: digits are nanoseconds already; otherwise as ``tracekit ls --since``."""
-    from tracekit.cli import parse_time
+    from tracekit._time import parse_time
 
     out_of_range = ValueError(
         f"{name} {text!r} is out of range: times must fall between the years 1678 and 2261"
