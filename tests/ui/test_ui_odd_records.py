@@ -30,7 +30,7 @@ def odd(db, serve, browse):
                             "model": {"name": "m-1", "revision": 3}})  # fmt: skip
     rewrite(db, sid(1, 2), {**by_n[2], "start_ns": "soon"})
     rewrite(db, sid(1, 3), {**by_n[3], "end_ns": t0 + 5 * MS})  # ends before it starts
-    # what a store hands out for a record it cannot decode: little but its ids
+    # a hand-made record with little but its ids
     damaged = {"type": "DamagedRecord", "message": "undecodable JSON"}
     rewrite(db, sid(1, 4), {"trace_id": tid(1), "span_id": sid(1, 4), "name": "(damaged record)",
                             "status": "ERROR", "error": damaged})  # fmt: skip
@@ -71,7 +71,7 @@ def test_bad_times_leave_the_other_bars_in_place(odd):
     clean(page, watch)
 
 
-def test_a_damaged_record_is_listed_and_opens(odd):
+def test_a_record_with_only_its_ids_is_listed_and_opens(odd):
     page, watch = odd
     label = page.locator(".label-row", has_text="(damaged record)")
     label.click()
@@ -89,4 +89,19 @@ def test_a_malformed_link_says_so(db, serve, browse):
     page.click("text=all traces")
     expect(page.locator("tr.trace-row")).to_have_count(1)
     expect(page.locator("#banner")).to_be_hidden()
+    clean(page, watch)
+
+
+def test_a_record_damaged_on_disk_keeps_its_place(db, serve, browse):
+    t0 = start(2)
+    write(db, [rec(2, 1, 0, name="broken-step", start_ns=t0 + MS, end_ns=t0 + 2 * MS),
+               rec(2, 0, None, name="root", start_ns=t0, end_ns=t0 + 10 * MS)])  # fmt: skip
+    with sqlite3.connect(db) as conn:  # the store reads it as an error placeholder
+        conn.execute("UPDATE spans SET record = ? WHERE span_id = ?", ('{"trace_id": ', sid(2, 1)))
+    page, watch = browse(serve(db).url + f"#/trace/{tid(2)}")
+    expect(page.locator(".bar")).to_have_count(2)
+    page.locator(".label-row", has_text="broken-step").click()
+    detail = page.locator(".span-detail")
+    expect(detail.locator(".detail-name")).to_have_text("broken-step")
+    assert "DamagedRecord" in detail.locator("[data-section=error]").inner_text()
     clean(page, watch)

@@ -236,12 +236,10 @@ def _time(text: str, name: str) -> int:
     else:
         try:
             value = parse_time(text)
-        except OverflowError:  # a duration ago beyond what a float or a date can hold
-            raise out_of_range from None
         except ValueError as exc:
             if str(exc).startswith("bad time"):
                 raise
-            raise out_of_range from None  # say, "year 0 is out of range" from a date
+            raise out_of_range from None  # the same message for digits and dates
     if not INT64_MIN <= value <= INT64_MAX:  # the store keeps signed 64-bit nanoseconds
         raise out_of_range
     return value
