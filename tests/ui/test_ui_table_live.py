@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 from test_ui_browser import clean, expect_rows
-from ui_helpers import BASE_NS, MS, rec, tid, write
+from ui_helpers import BASE_NS, MS, rec, start, tid, write
 
 HOUR = 3_600_000 * MS
 # The browser's local time for a Unix-milliseconds instant, as a datetime-local input wants it.
@@ -75,4 +75,21 @@ def test_live_refresh_keeps_the_pages_loaded_with_load_more(db, serve, browse):
     expect(page.locator("tr.trace-row")).to_have_count(61)  # none cut off the end
     assert page.locator("tr.trace-row").last.get_attribute("data-trace-id") == tid(1)
     assert page.locator("button.more").is_hidden()  # the cursor still points past job-1
+    clean(page, watch)
+
+
+def test_a_focused_row_that_changes_keeps_the_focus(db, serve, browse):
+    t0 = start(5)
+    write(db, [], started=[rec(5, 0, None, name="agent", start_ns=t0, end_ns=None,
+                               status="RUNNING")])  # fmt: skip
+    write(db, [rec(4, 0, None, name="older")])
+    server = serve(db)
+    page, watch = browse(server.url)
+    expect_rows(page, tid(5), tid(4))
+    row = page.locator(f"tr[data-trace-id='{tid(5)}']")
+    expect(row).to_contain_text("RUNNING")
+    page.focus(f"tr[data-trace-id='{tid(5)}']")
+    write(db, [rec(5, 0, None, name="agent", start_ns=t0, end_ns=t0 + MS)])  # it ends
+    expect(row).to_contain_text("OK")
+    assert page.evaluate("document.activeElement.dataset.traceId") == tid(5)
     clean(page, watch)

@@ -136,12 +136,15 @@ export function mountTable(root, { showError, query }) {
     });
     const keep = new Set(wanted);
     const focused = document.activeElement;
+    const focusedId = focused && tbody.contains(focused) ? focused.closest("tr").dataset.traceId : null;
     for (const child of Array.from(tbody.children)) if (!keep.has(child)) child.remove();
     wanted.forEach((tr, i) => {
       if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
     });
-    if (focused && keep.has(focused) && document.activeElement !== focused) focused.focus({ preventScroll: true });
     drawn = next;
+    // A focused row whose data changed was replaced: the new one takes the focus.
+    const refocus = focusedId !== null && drawn.get(focusedId);
+    if (refocus && document.activeElement !== focused) refocus.tr.focus({ preventScroll: true });
     more.classList.toggle("hidden", !cursor);
     empty.classList.toggle("hidden", rows.length > 0);
   }
