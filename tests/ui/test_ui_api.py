@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from ui_helpers import GRAPH, rec, research_trace, start, tid, write
+from ui_helpers import GRAPH, rec, research_trace, sid, start, tid, write
 
 SAME_ORIGIN = {"Origin": "http://127.0.0.1:7842", "Sec-Fetch-Site": "same-origin"}
 
@@ -96,13 +96,49 @@ def test_projects(client):
     assert client.get("/api/projects").json() == {"projects": ["default", "graphs"]}
 
 
-def test_one_trace_has_its_row_and_records_in_start_order(client):
+def test_one_trace_has_its_row_and_light_records_in_start_order(client):
     body = client.get(f"/api/traces/{tid(1)}").json()
     assert body["trace"]["trace_id"] == tid(1)
     assert [s["name"] for s in body["spans"]] == [
         "research-agent", "plan", "web_search", "retrieve", "embed", "summarize"]  # fmt: skip
-    assert body["spans"][1]["usage"]["total_tokens"] == 42
-    assert body["spans"][5]["error"]["type"] == "TimeoutError"
+    plan = body["spans"][1]
+    assert plan["usage"]["total_tokens"] == 42
+    assert plan["model"] == "gpt-4o-mini"
+    assert plan["parent_id"] == body["spans"][0]["span_id"]
+    for heavy in ("inputs", "outputs", "attributes", "events"):
+        assert heavy not in plan
+    assert body["spans"][5]["error"] == {
+        "type": "TimeoutError", "message": "the summarizer timed out"}  # fmt: skip
+
+
+def test_one_span_has_its_full_record(client):
+    spans = client.get(f"/api/traces/{tid(1)}").json()["spans"]
+    failed = client.get(f"/api/traces/{tid(1)}/spans/{spans[5]['span_id']}").json()
+    assert failed["error"]["stack"].endswith("TimeoutError: the summarizer timed out")
+    assert failed["events"][0]["name"] == "retry"
+    plan = client.get(f"/api/traces/{tid(1)}/spans/{spans[1]['span_id']}").json()
+    assert plan["inputs"]["messages"][1]["content"] == "How old is Google?"
+    assert plan["attributes"]["model_parameters"]["max_tokens"] == 256
+    missing = client.get(f"/api/traces/{tid(1)}/spans/{'0' * 16}")
+    assert missing.status_code == 404
+    assert "no span" in missing.json()["error"]
+    assert client.get(f"/api/traces/{'f' * 32}/spans/{spans[1]['span_id']}").status_code == 404
+
+
+def test_heavy_payloads_stay_out_of_the_trace_view(db):
+    big = "x" * 200_000
+    write(db, [rec(9, n, 0 if n else None, inputs={"text": big}, outputs={"text": big},
+                   error={"type": "E", "message": big}) for n in range(20)])  # fmt: skip
+    from starlette.testclient import TestClient
+
+    from tracekit.ui import create_app
+
+    client = TestClient(create_app(db, port=7842), base_url="http://127.0.0.1:7842")
+    response = client.get(f"/api/traces/{tid(9)}")
+    assert len(response.json()["spans"]) == 20
+    assert len(response.content) < 20 * 1000  # the messages cut to 300 characters
+    full = client.get(f"/api/traces/{tid(9)}/spans/{sid(9, 3)}").json()
+    assert full["inputs"]["text"] == big
 
 
 def test_unknown_or_malformed_trace_ids_are_404(client):

@@ -7,9 +7,12 @@ Endpoints (all JSON, documented in docs/ui.md):
   ``kind``, ``project``, ``since``, ``until``, ``sort``, ``limit``,
   ``cursor``), newest first;
 - ``GET /api/projects``: the projects in the store;
-- ``GET /api/traces/{id}``: one trace: its table row and its span records;
+- ``GET /api/traces/{id}``: one trace: its table row and a light form of
+  each span record (what the tree and the timeline draw);
+- ``GET /api/traces/{id}/spans/{span_id}``: one span's full record;
 - ``GET /api/traces/{id}/architecture``: its components and graph;
-- ``DELETE /api/traces/{id}``: delete it (same origin only, see ``_security``).
+- ``DELETE /api/traces/{id}``: delete it (same origin only, see ``_security``),
+  refused with 409 while one of its spans is still running.
 
 Each request opens the store, reads, and closes it: SQLite connections are
 per thread, opening one costs well under a millisecond, and a reader that
@@ -27,6 +30,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -39,6 +43,12 @@ from tracekit.ui._static import StaticFiles, load_assets
 
 DEFAULT_LIMIT = 50
 _FILTERS = ("project", "status", "kind")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# What the tree, the timeline and the header need of a span; the detail panel
+# asks for the full record. Inputs and outputs can be megabytes per span.
+LIGHT_KEYS = ("trace_id", "span_id", "parent_id", "name", "kind", "project", "start_ns",
+              "end_ns", "status", "model", "usage")  # fmt: skip
+ERROR_MESSAGE_CHARS = 300
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -56,6 +66,42 @@ def error(message: str, status: int) -> Response:
 def summary_json(trace: TraceSummary) -> dict[str, Any]:
     """A trace table row as JSON, with its duration."""
     return {**dataclasses.asdict(trace), "duration_ns": trace.duration_ns}
+
+
+def light_span(record: dict[str, Any]) -> dict[str, Any]:
+    """The part of a span record the timeline draws: no inputs, outputs, attributes or events.
+
+    The error keeps its type and the start of its message (the stack is in
+    the full record).
+    """
+    light = {key: record[key] for key in LIGHT_KEYS if key in record}
+    error = record.get("error")
+    if isinstance(error, dict):
+        message = error.get("message")
+        if isinstance(message, str) and len(message) > ERROR_MESSAGE_CHARS:
+            message = message[: ERROR_MESSAGE_CHARS - 1] + "…"
+        light["error"] = {"type": error.get("type"), "message": message}
+    elif error is not None:
+        light["error"] = {"type": None, "message": str(error)[:ERROR_MESSAGE_CHARS]}
+    return light
+
+
+def still_running(store: Store, summary: TraceSummary) -> bool:
+    """Whether a live process may still write spans of this trace.
+
+    The row says RUNNING when it has open spans and no failed one; a failed
+    trace reports ERROR even while open, so then its open spans are asked
+    (a span of a dead process is UNFINISHED, and may be deleted).
+    """
+    if summary.end_ns is not None or summary.status == "UNFINISHED":
+        return False
+    if summary.status == "RUNNING":
+        return True
+    return any(record.get("status") == "RUNNING" for record in store.get_trace(summary.trace_id))
+
+
+class Conflict(Exception):
+    """The request cannot be done in the resource's current state (409)."""
 
 
 class Api:
@@ -76,15 +122,18 @@ class Api:
                 return fn(store)
 
         try:
-            return json_response(await run_in_threadpool(run))
+            result = await run_in_threadpool(run)
         except TraceNotFound as exc:
             return error(str(exc), 404)
+        except Conflict as exc:
+            return error(str(exc), 409)
         except ValueError as exc:
             return error(str(exc), 400)
         except StoreError as exc:
             return error(str(exc), 503)
         except sqlite3.Error as exc:  # say, locked by a writer past the busy timeout
             return error(f"cannot read the trace store: {exc}", 503)
+        return json_response(result)  # outside the try: a failure to encode is ours (500)
 
     async def info(self, request: Request) -> Response:
         """``GET /api/info``."""
@@ -100,10 +149,10 @@ class Api:
             options["search"] = query.get("q") or None
             options["sort"] = query.get("sort") or "start"
             options["limit"] = _int(query.get("limit"), DEFAULT_LIMIT, "limit")
-            options["cursor"] = query.get("cursor") or None
+            options["cursor"] = _cursor(query.get("cursor") or None)
             for name in ("since", "until"):
                 if query.get(name):
-                    options[f"{name}_ns"] = _time(query[name])
+                    options[f"{name}_ns"] = _time(query[name], name)
         except ValueError as exc:
             return error(str(exc), 400)
 
@@ -121,12 +170,26 @@ class Api:
         return await self._read(lambda store: {"projects": store.list_projects()})
 
     async def trace(self, request: Request) -> Response:
-        """``GET /api/traces/{trace_id}``: the row and the span records."""
+        """``GET /api/traces/{trace_id}``: the row and the light span records."""
         trace_id = str(request.path_params["trace_id"])
 
         def read(store: Store) -> dict[str, Any]:
             summary = store.trace_summary(trace_id)
-            return {"trace": summary_json(summary), "spans": store.get_trace(summary.trace_id)}
+            spans = [light_span(record) for record in store.get_trace(summary.trace_id)]
+            return {"trace": summary_json(summary), "spans": spans}
+
+        return await self._read(read)
+
+    async def span(self, request: Request) -> Response:
+        """``GET /api/traces/{trace_id}/spans/{span_id}``: one full span record."""
+        trace_id = str(request.path_params["trace_id"])
+        span_id = str(request.path_params["span_id"]).lower()
+
+        def read(store: Store) -> dict[str, Any]:
+            for record in store.get_trace(trace_id):
+                if record.get("span_id") == span_id:
+                    return record
+            raise TraceNotFound(f"no span {span_id} in trace {trace_id}")
 
         return await self._read(read)
 
@@ -142,6 +205,9 @@ class Api:
             return error("give the full 32-digit trace id to delete a trace", 400)
 
         def delete(store: Store) -> dict[str, Any]:
+            # Deleting under a live writer would lose the spans it has yet to end.
+            if still_running(store, store.trace_summary(trace_id)):
+                raise Conflict(f"trace {trace_id} is still running: delete it once it has ended")
             if not store.delete_trace(trace_id):
                 raise TraceNotFound(f"no trace with id {trace_id}")
             return {"deleted": trace_id}
@@ -158,11 +224,48 @@ def _int(text: str | None, default: int, name: str) -> int:
         raise ValueError(f"{name} must be a whole number, not {text!r}") from None
 
 
-def _time(text: str) -> int:
+def _time(text: str, name: str) -> int:
     """Unix nanoseconds: digits are nanoseconds already; otherwise as ``tracekit ls --since``."""
     from tracekit._time import parse_time
 
-    return int(text) if text.isdigit() else parse_time(text)
+    out_of_range = ValueError(
+        f"{name} {text!r} is out of range: times must fall between the years 1678 and 2261"
+    )
+    if text.isdigit():
+        value = int(text)
+    else:
+        try:
+            value = parse_time(text)
+        except ValueError as exc:
+            if str(exc).startswith("bad time"):
+                raise
+            raise out_of_range from None  # the same message for digits and dates
+    if not INT64_MIN <= value <= INT64_MAX:  # the store keeps signed 64-bit nanoseconds
+        raise out_of_range
+    return value
+
+
+def _cursor(text: str | None) -> str | None:
+    """The cursor, its position checked to fit the store's 64-bit columns."""
+    if text is None:
+        return None
+    value = text.partition(":")[0]
+    try:
+        fits = INT64_MIN <= int(value) <= INT64_MAX
+    except ValueError:
+        fits = True  # not a number: the store says what is wrong with it
+    if not fits:
+        raise ValueError(f"bad cursor {text!r}: use the next_cursor of the previous page")
+    return text
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (unknown route 404, method 405) in the API's JSON form."""
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
+    response = error(exc.detail, exc.status_code)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def create_app(path: str, *, host: str = "127.0.0.1", port: int) -> Starlette:
@@ -181,7 +284,10 @@ def create_app(path: str, *, host: str = "127.0.0.1", port: int) -> Starlette:
         Route("/api/projects", api.projects, methods=["GET"]),
         Route("/api/traces/{trace_id}", api.trace, methods=["GET"]),
         Route("/api/traces/{trace_id}", api.delete_trace, methods=["DELETE"]),
+        Route("/api/traces/{trace_id}/spans/{span_id}", api.span, methods=["GET"]),
         Route("/api/traces/{trace_id}/architecture", api.trace_architecture, methods=["GET"]),
     ]
     middleware = [Middleware(GuardMiddleware, policy=HostPolicy(host, port))]
-    return Starlette(routes=routes, middleware=middleware)
+    return Starlette(
+        routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error}
+    )

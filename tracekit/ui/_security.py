@@ -9,12 +9,16 @@ listens on a port any web page in the user's browser can reach. So:
   the UI's own origin (``Origin`` or ``Sec-Fetch-Site``);
 - every response carries a strict Content-Security-Policy (no inline
   script or style, nothing loaded from anywhere but this origin) and
-  ``nosniff``, so even a rendering bug cannot run or fetch anything.
+  ``nosniff``, so even a rendering bug cannot run or fetch anything;
+- an exception escaping the app is logged once through the ``tracekit``
+  logger and answered with a JSON 500 that carries the same headers.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,7 +44,9 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 )
+NO_STORE = (b"cache-control", b"no-store")
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+logger = logging.getLogger("tracekit")
 LOOPBACK_NAMES = ("localhost",)
 
 
@@ -154,16 +160,26 @@ class GuardMiddleware:
             await _refuse(send, 403, "cross-origin request refused")
             return
         is_api = scope["path"].startswith("/api/")
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 extra = list(SECURITY_HEADERS)
                 if is_api:  # traced data never lingers in a cache
-                    extra.append((b"cache-control", b"no-store"))
+                    extra.append(NO_STORE)
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Logged here, once, and not re-raised: the server would print it
+            # again and answer with a bare 500 that lacks the headers above.
+            logger.exception("tracekit ui: internal error on %s %r", scope["method"], scope["path"])
+            if not started:  # otherwise the client sees the response cut short
+                await _refuse(send, 500, "internal error")
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -171,11 +187,13 @@ def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:
-    body = message.encode()
+    """Answer ``{"error": message}`` as the API's errors are, with the security headers."""
+    body = json.dumps({"error": message}).encode()
     headers: list[Any] = [
-        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         *SECURITY_HEADERS,
+        NO_STORE,
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

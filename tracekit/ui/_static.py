@@ -13,7 +13,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 
 if TYPE_CHECKING:  # importlib.resources.abc is 3.11+; importlib.abc's alias warns on 3.12+
     from importlib.abc import Traversable
@@ -66,7 +66,7 @@ class StaticFiles:
         """The file called ``name``, or a 404."""
         asset = self.assets.get(name)
         if asset is None:
-            return PlainTextResponse("not found", status_code=404)
+            return JSONResponse({"error": "not found"}, status_code=404)
         # no-cache: revalidated on each load, so an upgraded tracekit is seen at once
         return Response(
             asset.body, media_type=asset.content_type, headers={"cache-control": "no-cache"}

@@ -38,6 +38,7 @@ export const api = {
   projects: () => call("GET", "/api/projects"),
   traces: (params) => call("GET", "/api/traces", params),
   trace: (traceId) => call("GET", `/api/traces/${id(traceId)}`),
+  span: (traceId, spanId) => call("GET", `/api/traces/${id(traceId)}/spans/${id(spanId)}`),
   architecture: (traceId) => call("GET", `/api/traces/${id(traceId)}/architecture`),
   deleteTrace: (traceId) => call("DELETE", `/api/traces/${id(traceId)}`),
 };

@@ -7,6 +7,21 @@ export function kindClass(kind) {
   return "kind-" + (KINDS.includes(kind) ? kind : "OTHER");
 }
 
+export const STATUSES = ["OK", "ERROR", "RUNNING", "UNFINISHED"];
+
+/** The CSS class for a record's status; anything else (a record is data) shares one class. */
+export function statusClass(status) {
+  return "status-" + (STATUSES.includes(status) ? status : "OTHER");
+}
+
+/** A status for display: records are data, so it may be anything. */
+export function statusText(status) {
+  return typeof status === "string" && status ? status : "?";
+}
+
+/** Whether `ns` is a usable instant (records are data: a time may be a string or missing). */
+export const isTime = (ns) => typeof ns === "number" && Number.isFinite(ns);
+
 /** "1.2 s", "35 ms", "410 µs" for nanoseconds. */
 export function duration(ns) {
   if (ns === null || ns === undefined || !Number.isFinite(ns)) return "";
@@ -23,6 +38,7 @@ export function duration(ns) {
 
 /** Local date and time of a Unix-nanosecond instant. */
 export function timestamp(ns) {
+  if (!isTime(ns)) return "?";
   const d = new Date(ns / 1e6);
   const pad = (n) => String(n).padStart(2, "0");
   return (
@@ -45,8 +61,10 @@ export function preview(text, limit = 80) {
 
 /** How long a trace or span took, or how it stands while open. */
 export function took(item) {
-  if (item.end_ns === null || item.end_ns === undefined) {
+  if (item.end_ns === null) {
     return item.status === "UNFINISHED" ? "unfinished" : "running";
   }
+  if (!isTime(item.start_ns) || !isTime(item.end_ns)) return "bad times";
+  if (item.end_ns < item.start_ns) return "ends before it starts";
   return duration(item.end_ns - item.start_ns);
 }

@@ -3,7 +3,7 @@
 //   #/trace/<id>        one trace: span tree + timeline, span detail
 //   #/trace/<id>/architecture   the trace's model architecture
 import { api } from "./api.js";
-import { replace } from "./dom.js";
+import { h, link, replace } from "./dom.js";
 import { mountTable } from "./table.js";
 import { mountTrace } from "./trace.js";
 
@@ -25,8 +25,18 @@ function parseRoute() {
 
 function route() {
   dispose();
+  dispose = () => {};
   showError(null);
-  const { parts, query } = parseRoute();
+  let parsed;
+  try {
+    parsed = parseRoute();
+  } catch (err) {
+    // A mangled link (bad percent-encoding): say so rather than show nothing.
+    showError("This link is malformed: it does not name a trace or a view.");
+    replace(view, h("p", null, link("/", null, "← all traces")));
+    return;
+  }
+  const { parts, query } = parsed;
   const context = { showError, query };
   if (parts[0] === "trace" && parts[1]) {
     dispose = mountTrace(view, parts[1], parts[2] === "architecture" ? "architecture" : "timeline", context);

@@ -2,7 +2,7 @@
 // a bar placed by start and end, coloured by kind. Collapsing a span hides its
 // subtree; zooming widens the bar column, which scrolls sideways.
 import { h, replace } from "./dom.js";
-import { KINDS, duration, kindClass, took } from "./format.js";
+import { KINDS, duration, isTime, kindClass, statusClass, statusText, took } from "./format.js";
 
 export const ZOOM_MAX = 256;
 
@@ -40,15 +40,17 @@ function visibleRows(tree, collapsed) {
   return rows;
 }
 
-/** The time window of a trace: first start to last end (now, while running). */
+/** The time window of a trace: first start to last end (now, while running); bad times skipped. */
 export function timeWindow(spans, running) {
   let start = Infinity;
   let end = -Infinity;
   for (const s of spans) {
+    if (!isTime(s.start_ns)) continue;
     start = Math.min(start, s.start_ns);
-    end = Math.max(end, s.end_ns === null ? s.start_ns : s.end_ns);
+    end = Math.max(end, isTime(s.end_ns) ? s.end_ns : s.start_ns);
   }
   if (running) end = Math.max(end, Date.now() * 1e6);
+  if (!Number.isFinite(start)) start = 0; // no span has a usable time
   if (!(end > start)) end = start + 1;
   return { start, end };
 }
@@ -92,21 +94,25 @@ export function renderWaterfall(root, spans, running, state, on) {
       : h("span", { class: "toggle-space" });
     const label = h("div", { class: "label-row" + (selected ? " selected" : ""), dataset: { spanId: span.span_id } },
       toggle,
-      h("span", { class: "kind " + kindClass(span.kind) }, span.kind),
-      h("span", { class: "name" }, span.name),
+      h("span", { class: "kind " + kindClass(span.kind) }, String(span.kind ?? "?")),
+      h("span", { class: "name" }, String(span.name ?? "(no name)")),
       typeof span.model === "string" ? h("span", { class: "model-tag" }, span.model) : null,
       state.collapsed.has(span.span_id) && kids ? h("span", { class: "muted" }, ` +${kids.length}`) : null,
-      h("span", { class: "took status-" + span.status }, took(span)));
+      h("span", { class: "took " + statusClass(span.status) }, took(span)));
     label.style.paddingLeft = Math.min(depth, 40) * 14 + 4 + "px";
     labels.push(label);
 
-    const end = open ? win.end : span.end_ns;
-    const bar = h("div", {
-      class: `bar ${kindClass(span.kind)} status-${span.status}`,
-      dataset: { spanId: span.span_id, kind: span.kind },
-    });
-    bar.style.left = ((100 * (span.start_ns - win.start)) / span_).toFixed(4) + "%";
-    bar.style.width = ((100 * Math.max(end - span.start_ns, 0)) / span_).toFixed(4) + "%";
+    // A span without a usable start gets no bar; one with a bad end, a sliver.
+    let bar = null;
+    if (isTime(span.start_ns)) {
+      const end = open ? win.end : isTime(span.end_ns) ? span.end_ns : span.start_ns;
+      bar = h("div", {
+        class: `bar ${kindClass(span.kind)} ${statusClass(span.status)}`,
+        dataset: { spanId: span.span_id, kind: String(span.kind) },
+      });
+      bar.style.left = ((100 * (span.start_ns - win.start)) / span_).toFixed(4) + "%";
+      bar.style.width = ((100 * Math.max(end - span.start_ns, 0)) / span_).toFixed(4) + "%";
+    }
     tracks.push(h("div", { class: "track-row" + (selected ? " selected" : ""), dataset: { spanId: span.span_id } }, bar));
   }
 
@@ -129,7 +135,7 @@ export function renderWaterfall(root, spans, running, state, on) {
     const bar = event.target.closest(".bar");
     if (!bar) return;
     const span = tree.byId.get(bar.dataset.spanId);
-    replace(tooltip, h("strong", null, span.name), ` ${span.kind} · ${took(span)} · ${span.status}`);
+    replace(tooltip, h("strong", null, String(span.name)), ` ${String(span.kind)} · ${took(span)} · ${statusText(span.status)}`);
     tooltip.classList.remove("hidden");
   });
   body.addEventListener("mousemove", (event) => {

@@ -1,28 +1,43 @@
 // One trace: header, tabs (timeline | architecture), span tree + timeline with
 // the selected span's detail beside it. Refreshed live while the trace runs.
+// The trace endpoint sends light span records; the detail panel fetches the
+// selected span's full record (inputs, outputs, attributes, events).
 import { api } from "./api.js";
 import { renderArchitecture } from "./architecture.js";
 import { h, link, replace } from "./dom.js";
-import { count, kindClass, timestamp, took } from "./format.js";
+import { count, kindClass, statusClass, statusText, timestamp, took } from "./format.js";
 import { spanDetail } from "./detail.js";
 import { poll } from "./poll.js";
 import { ZOOM_MAX, renderWaterfall } from "./timeline.js";
 
-function header(trace, onDelete) {
+/**
+ * Whether a trace may still change: a span runs, or the trace has not ended and
+ * none of its open spans is known to be orphaned (a failed trace still running
+ * reports ERROR, so its status alone does not say).
+ */
+export function isLive(data) {
+  if (data.trace.status === "RUNNING" || data.spans.some((s) => s.status === "RUNNING")) return true;
+  return data.trace.end_ns === null && !data.spans.some((s) => s.status === "UNFINISHED");
+}
+
+function header(trace, live, onDelete) {
   return h("header", { class: "trace-head" },
     h("div", { class: "crumbs" }, link("/", { class: "back" }, "← traces")),
     h("h1", null,
       h("span", { class: "kind " + kindClass(trace.root_kind) }, trace.root_kind || "?"), " ",
       h("span", { class: "trace-name" }, trace.root_name || "(root not stored yet)")),
     h("div", { class: "trace-facts" },
-      h("span", { class: "status status-" + trace.status }, trace.status),
+      h("span", { class: "status " + statusClass(trace.status) }, statusText(trace.status)),
       h("span", null, took(trace)),
       h("span", null, `${count(trace.span_count)} spans`),
       h("span", null, trace.total_tokens ? `${count(trace.total_tokens)} tokens` : "no tokens"),
       h("span", null, timestamp(trace.start_ns)),
       h("span", { class: "muted" }, "project ", trace.project),
       h("span", { class: "mono muted" }, trace.trace_id),
-      h("button", { type: "button", class: "danger delete", onclick: onDelete }, "Delete trace")));
+      // Deleting a trace a process still writes to would lose its last spans.
+      live
+        ? h("span", { class: "muted delete-note" }, "can be deleted once it has ended")
+        : h("button", { type: "button", class: "danger delete", onclick: onDelete }, "Delete trace")));
 }
 
 /** Mount the trace view; returns a function that unmounts it. */
@@ -39,11 +54,29 @@ export function mountTrace(root, traceId, tab, { showError, query }) {
     link(`/trace/${traceId}/architecture`, { class: tab === "architecture" ? "tab active" : "tab", dataset: { tab: "architecture" } }, "Architecture"));
   replace(root, h("section", { class: "trace-view" }, head, tabs, main));
 
-  const running = () => data && data.trace.status === "RUNNING";
+  const running = () => data !== null && isLive(data);
+  const full = new Map(); // span id -> {version, record}: full records fetched for the detail
 
   function drawDetail() {
     const span = data && data.spans.find((s) => s.span_id === state.selected);
-    if (span) replace(detail, spanDetail(span, data.trace.start_ns));
+    if (!span) return;
+    const version = `${span.status}|${span.end_ns}`; // a span changes only when it ends
+    const cached = full.get(span.span_id);
+    if (cached) replace(detail, spanDetail(cached.record, data.trace.start_ns));
+    else replace(detail, spanDetail(span, data.trace.start_ns, { loading: true }));
+    if (cached && cached.version === version) return;
+    const spanId = span.span_id;
+    api.span(traceId, spanId).then(
+      (record) => {
+        full.set(spanId, { version, record });
+        if (!stopped && state.selected === spanId) replace(detail, spanDetail(record, data.trace.start_ns));
+      },
+      (err) => {
+        if (!stopped && state.selected === spanId) {
+          replace(detail, h("p", { class: "error-line" }, "cannot load this span: ", err.message));
+        }
+      },
+    );
   }
 
   function draw() {
@@ -91,7 +124,7 @@ export function mountTrace(root, traceId, tab, { showError, query }) {
     }
     if (stopped) return;
     showError(null);
-    replace(head, header(data.trace, onDelete));
+    replace(head, header(data.trace, running(), onDelete));
     if (tab === "timeline") {
       if (!main.firstChild) replace(main, waterfall, detail);
       draw();

@@ -107,7 +107,7 @@ export function renderValue(value, depth = 0) {
   if (isConversation(value)) return conversation(value);
   if (Array.isArray(value)) {
     if (value.length === 0) return h("span", { class: "null" }, "[]");
-    if (Array.isArray(value) && value.every((v) => isObject(v) && (isObject(v.function) || has(v, "arguments")))) {
+    if (value.every((v) => isObject(v) && (isObject(v.function) || has(v, "arguments")))) {
       return h("div", null, value.map(toolCall));
     }
     const list = h("ol", { class: "list", start: "0" }, value.map((v) => h("li", null, renderValue(v, depth + 1))));
