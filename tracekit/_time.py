@@ -26,22 +26,28 @@ def parse_time(text: str, now: float | None = None) -> int:
             store can hold (a signed 64-bit count of nanoseconds).
     """
     value = text.strip()
+    match = _RELATIVE.fullmatch(value)
     try:
-        match = _RELATIVE.fullmatch(value)
         if match:
             seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
             ns = int(((time.time() if now is None else now) - seconds) * 1_000_000) * 1000
         else:
             if value[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read "Z"
                 value = value[:-1] + "+00:00"
-            ns = round(dt.datetime.fromisoformat(value).timestamp() * 1_000_000) * 1000
-    except ValueError:
-        raise ValueError(
-            f"bad time {text!r}: use a date or datetime like 2026-11-24 or 2026-11-24T10:00, "
-            "or a duration ago like 15m, 2h, 3d"
-        ) from None
-    except OverflowError:  # 99999999999d, or 0001-01-01 in a zone east of UTC
+            try:
+                moment = dt.datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(
+                    f"bad time {text!r}: use a date or datetime like 2026-11-24 or "
+                    "2026-11-24T10:00, or a duration ago like 15m, 2h, 3d"
+                ) from None
+            ns = round(moment.timestamp() * 1_000_000) * 1000
+    except (OverflowError, OSError):  # 99999999999d, or year 1 in a zone east of UTC
         ns = -1 << 64
+    except ValueError as exc:
+        if str(exc).startswith("bad time"):
+            raise
+        ns = -1 << 64  # the instant exists but the platform cannot place it (year 0)
     if ns not in _INT64:
         raise ValueError(f"time {text!r} is out of range")
     return ns
