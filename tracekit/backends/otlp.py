@@ -100,6 +100,7 @@ class OtlpBackend:
     ) -> None:
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.util.instrumentation import InstrumentationScope
         except ImportError as exc:
             raise ImportError(
@@ -134,6 +135,10 @@ class OtlpBackend:
         self.dropped_later: dict[str, int] = {}  # spooled spans refused later (pipeline stats)
         self._hold_until = 0.0  # monotonic time before which a Retry-After asks us to wait
         self._session = _outcome.observing_session()
+        # Built now, on the thread calling init(): Resource.create runs its detectors
+        # in a thread pool, which refuses work once the interpreter is shutting
+        # down, so a first export at exit could not build it any more.
+        self._base_resource = Resource.create({})
         self._resources: dict[str, Resource] = {}
         self._scope = InstrumentationScope("tracekit", _version())
         _outcome.install_log_filter()
@@ -146,7 +151,7 @@ class OtlpBackend:
             from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
             # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES win; the project fills the default
-            resource = Resource.create({})
+            resource = self._base_resource
             if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
                 resource = resource.merge(Resource({SERVICE_NAME: project}))
             self._resources[project] = resource
