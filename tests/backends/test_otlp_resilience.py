@@ -10,6 +10,7 @@ is back.
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import pytest
@@ -196,6 +197,34 @@ def test_spool_from_the_environment(tmp_path, monkeypatch, closed_port_url):
     assert len(spooled_files(tmp_path / ".tracekit" / "otlp-spool")) == 1
 
 
+def test_the_spool_and_the_folders_it_creates_are_private_and_kept_out_of_git(
+    tmp_path, closed_port_url
+):
+    url = closed_port_url.split("://", 1)[1]
+    previous = os.umask(0o022)  # the usual umask: mkdir would give 0755
+    try:
+        tracekit.init(f"otlp+http://{url}?timeout=0.5&spool=on")
+        traced_calls(1)
+        tracekit.flush(timeout=5)
+    finally:
+        os.umask(previous)
+    store = tmp_path / ".tracekit"
+    for folder in (store, store / "otlp-spool"):
+        assert oct(folder.stat().st_mode & 0o777) == "0o700", folder
+    gitignore = store / ".gitignore"
+    assert gitignore.read_text().splitlines()[-1] == "*"
+    assert oct(gitignore.stat().st_mode & 0o777) == "0o600"
+    # a spool under folders of its own: each is private, the topmost ignored by git
+    deep = tmp_path / "var" / "spool" / "otlp"
+    tracekit.init(f"otlp+http://{url}?timeout=0.5&spool={deep}")
+    traced_calls(1)
+    tracekit.flush(timeout=5)
+    for folder in (tmp_path / "var", tmp_path / "var" / "spool", deep):
+        assert oct(folder.stat().st_mode & 0o777) == "0o700", folder
+    assert (tmp_path / "var" / ".gitignore").exists()
+    assert len(spooled_files(deep)) == 1
+
+
 def test_spool_off_in_the_url_wins_over_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TRACEKIT_OTLP_SPOOL", str(tmp_path / "env-spool"))
     backend = tracekit.backends.from_url("otlp+http://127.0.0.1:9?spool=off")
@@ -228,7 +257,7 @@ def test_a_batch_claimed_by_a_process_that_died_is_sent_again(tmp_path, receiver
     tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5, spool=spool))
     assert tracekit.flush(timeout=8) is True
     assert len(receiver.wait_for_spans(2)) == 2
-    assert list(spool.iterdir()) == []
+    assert [p.name for p in spool.iterdir()] == [".gitignore"]  # no batch left
 
 
 def test_the_budget_stays_inside_the_export_timeout_and_the_env_timeout_is_capped(
