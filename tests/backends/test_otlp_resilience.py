@@ -103,6 +103,34 @@ def test_400_is_rejected_at_once_and_not_retried(receiver):
     assert len(receiver.wait_for_spans(1)) == 1
 
 
+def test_a_batch_lost_for_two_reasons_counts_each_spans_under_its_own(receiver):
+    # one request per span: the first is refused, the second asks for an hour's
+    # quiet (Retry-After), so the third is held back without a request
+    receiver.answer(400)
+    receiver.answer(429, {"Retry-After": "3600"})
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5, max_request_bytes=1))
+    traced_calls(3)
+    assert tracekit.flush(timeout=8) is False
+    assert [r["status"] for r in receiver.requests] == [400, 429]
+    assert dropped() == {"rejected": 1, "unavailable": 2}
+
+
+def test_the_drop_log_line_names_the_status_and_endpoint_and_no_secret(
+    caplog, receiver, monkeypatch
+):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=tk-secret-123")
+    receiver.answer(401)
+    tracekit.init(f"otlp+http://robot:hunter2@127.0.0.1:{receiver.port}")
+    traced_calls(2)
+    assert tracekit.flush(timeout=8) is False
+    assert receiver.requests[0]["headers"]["x-api-key"] == "tk-secret-123"
+    (line,) = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert "HTTP 401" in line
+    assert f"http://127.0.0.1:{receiver.port}/v1/traces" in line
+    for secret in ("tk-secret-123", "hunter2", "robot"):
+        assert secret not in line
+
+
 def test_failures_are_logged_once_through_the_tracekit_logger(caplog, closed_port_url):
     tracekit.init(OtlpBackend(closed_port_url + "/v1/traces", timeout=0.5))
     for _ in range(3):

@@ -134,6 +134,7 @@ class OtlpBackend:
         self.spooled = 0  # spans written to the spool
         self.dropped_later: dict[str, int] = {}  # spooled spans refused later (pipeline stats)
         self._hold_until = 0.0  # monotonic time before which a Retry-After asks us to wait
+        self._last_detail = ""  # what the last failed request got, for the log line
         self._session = _outcome.observing_session()
         # Built now, on the thread calling init(): Resource.create runs its detectors
         # in a thread pool, which refuses work once the interpreter is shutting
@@ -232,9 +233,11 @@ class OtlpBackend:
 
         now = time.monotonic()
         if now < self._hold_until:
-            return "unavailable"  # the receiver asked us to wait (Retry-After)
+            self._last_detail = "holding back: the receiver sent Retry-After"
+            return "unavailable"
         remaining = deadline - now
         if remaining <= 0:
+            self._last_detail = "no time left in this export's budget"
             return "timeout"
         exporter = self._exporter_class(
             endpoint=self.endpoint, timeout=remaining, session=self._session
@@ -245,6 +248,7 @@ class OtlpBackend:
         if result == SpanExportResult.SUCCESS:
             return None
         reason, wait = _outcome.reason(self._session.last)
+        self._last_detail = _outcome.describe(self._session.last)
         if wait is not None:
             self._hold_until = time.monotonic() + min(wait, MAX_RETRY_AFTER)
         return reason
@@ -270,8 +274,10 @@ class OtlpBackend:
         deadline = self._deadline()
         chunks, failed = self._chunks(records)
         lost: dict[str, int] = {}
+        why: dict[str, str] = {}
         if failed:
             lost["backend_error"] = failed
+            why["backend_error"] = "could not be converted to OTel spans"
         delivered = False
         for chunk_records, spans in chunks:
             reason = self._send(spans, deadline)
@@ -279,16 +285,20 @@ class OtlpBackend:
                 self.sent += len(spans)
                 delivered = True
                 continue
+            detail = self._last_detail
             if reason != "rejected":
                 reason = self._to_spool(chunk_records, reason)
+                if reason == "spool_full":
+                    detail = f"the spool {self.spool.directory if self.spool else ''} is full"
             if reason is not None:
                 lost[reason] = lost.get(reason, 0) + len(spans)
+                why.setdefault(reason, detail)
         if delivered:
             self._replay(deadline)
         if lost:
             reason = max(lost, key=lambda r: lost[r])
-            detail = ", ".join(f"{n} {r}" for r, n in lost.items())
-            raise BatchDropped(reason, sum(lost.values()), f"not sent: {detail}")
+            detail = "; ".join(f"{n} {r} ({why[r]})" for r, n in lost.items())
+            raise BatchDropped(reason, detail=f"not sent: {detail}", counts=lost)
 
     def _to_spool(self, records: list[dict[str, Any]], reason: str) -> str | None:
         """Spool a chunk that could not be sent; None when spooled, else the drop reason."""
