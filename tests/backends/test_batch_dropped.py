@@ -70,7 +70,9 @@ def test_spans_a_backend_lost_after_accepting_them_are_added_to_the_stats():
 def test_a_batch_lost_for_several_reasons_is_counted_under_each():
     class Mixed(PickyBackend):
         def export(self, records):
-            raise BatchDropped("rejected", detail="two reasons", counts={"rejected": 1, "timeout": 2})
+            raise BatchDropped(
+                "rejected", detail="two reasons", counts={"rejected": 1, "timeout": 2}
+            )
 
     tracekit.init(Mixed())
     for i in range(5):

@@ -267,11 +267,25 @@ def test_url_with_a_base_path_gets_the_traces_path_appended(receiver):
         ("otlp+http://h:4318?color=red", "unknown option"),
         ("otlp+http://h:4318?timeout=soon", "timeout must be a number"),
         ("otlp+http://h:4318?timeout=0", "timeout must be positive"),
+        ("otlp+http://h:notaport", "port must be a number"),
+        ("otlp+http://:4318", "has no host"),
     ],
 )
 def test_bad_otlp_urls_are_clear_errors_at_init(url, message):
     with pytest.raises(ValueError, match=message):
         tracekit.init(url)
+
+
+def test_otlp_https_without_a_host_never_falls_back_to_plain_http(monkeypatch):
+    assert tracekit.backends.from_url("otlp+https://").endpoint == (
+        "https://localhost:4318/v1/traces"
+    )
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example:4318")
+    assert tracekit.backends.from_url("otlp+https://").endpoint is None  # the exporter reads it
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:pw@collector.example:4318")
+    with pytest.raises(ValueError, match="asks for TLS") as error:
+        tracekit.init("otlp+https://")
+    assert "pw" not in str(error.value)
 
 
 def test_the_exporters_own_http_calls_are_not_traced(receiver, openai_client):

@@ -25,11 +25,11 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
 
 from tracekit import _guard
 from tracekit.backends import _otlp_outcome as _outcome
-from tracekit.backends import _semconv
+from tracekit.backends import _semconv, parse_options
 from tracekit.backends._errors import BatchDropped
 from tracekit.backends._spool import DEFAULT_DIR, DEFAULT_MAX_MB, Spool
 
@@ -386,6 +386,41 @@ def _spool_option(value: str) -> str | None:
     return text
 
 
+def _endpoint(url: str, transport: str, location: str) -> str | None:
+    """The traces URL of ``otlp+<transport>://<location>``; None: the environment's.
+
+    Raises:
+        ValueError: a port that is not a number, or ``otlp+https://`` with no
+            host where the environment names a plain-http endpoint (never a
+            silent downgrade from TLS).
+    """
+    if not location.strip("/"):
+        if transport == "http":
+            return None  # OTEL_EXPORTER_OTLP_*_ENDPOINT, else http://localhost:4318
+        configured = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
+        if not configured:
+            return "https://localhost:4318/v1/traces"
+        if not configured.strip().lower().startswith("https://"):
+            raise ValueError(
+                f"backend URL {url!r} asks for TLS, but the OTEL_EXPORTER_OTLP_* endpoint "
+                f"is {_outcome.safe_url(configured)!r}: name the host in the URL"
+            )
+        return None
+    base = f"{transport}://{location.rstrip('/')}"
+    try:
+        parts = urlsplit(base)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise ValueError(
+            f"backend URL {url!r}: the port must be a number (otlp+http://host:4318)"
+        ) from None
+    if not parts.hostname:
+        raise ValueError(f"backend URL {url!r} has no host (otlp+http://host:4318)")
+    return base if base.endswith("/v1/traces") else f"{base}/v1/traces"
+
+
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -407,13 +442,7 @@ def from_url(url: str, scheme: str, rest: str) -> OtlpBackend:
         ValueError: an unknown or malformed option.
     """
     location, _, query = rest.partition("?")
-    options = dict(parse_qsl(query, keep_blank_values=True))
-    unknown = set(options) - _OPTIONS
-    if unknown:
-        raise ValueError(
-            f"backend URL {url!r}: unknown option(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(_OPTIONS))})"
-        )
+    options = parse_options(url, query, _OPTIONS)
     numbers: dict[str, float] = {}
     for key in ("timeout", "spool_max_mb", "max_attr_chars"):
         if key in options:
@@ -423,10 +452,7 @@ def from_url(url: str, scheme: str, rest: str) -> OtlpBackend:
                 raise ValueError(f"backend URL {url!r}: {key} must be a number") from None
             if not numbers[key] > 0:
                 raise ValueError(f"backend URL {url!r}: {key} must be positive")
-    endpoint = None
-    if location.strip("/"):
-        base = f"{scheme.split('+', 1)[1]}://{location.rstrip('/')}"
-        endpoint = base if base.endswith("/v1/traces") else f"{base}/v1/traces"
+    endpoint = _endpoint(url, scheme.split("+", 1)[1], location)
     spool = _spool_option(options["spool"]) if "spool" in options else None
     if "spool" in options and spool is None:
         spool = ""  # explicitly off: the environment must not turn it on

@@ -31,9 +31,9 @@ import atexit
 import os
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl
 
 from tracekit import _guard
+from tracekit.backends import parse_options
 from tracekit.backends._wandb_tree import TraceAssembler, model_dict, trace_tree
 
 _OPTIONS = frozenset({"entity", "key"})
@@ -130,9 +130,9 @@ class WandbBackend:
             try:
                 self._log(records)
             except Exception as exc:
-                self.dropped_later["backend_error"] = (
-                    self.dropped_later.get("backend_error", 0) + len(records)
-                )
+                self.dropped_later["backend_error"] = self.dropped_later.get(
+                    "backend_error", 0
+                ) + len(records)
                 _guard.log_once(
                     "wandb:log",
                     "tracekit wandb backend could not log a trace (%r); its spans are "
@@ -200,13 +200,7 @@ def from_url(url: str, rest: str) -> WandbBackend:
         ValueError: an unknown option or a malformed project.
     """
     location, _, query = rest.partition("?")
-    options = dict(parse_qsl(query, keep_blank_values=True))
-    unknown = set(options) - _OPTIONS
-    if unknown:
-        raise ValueError(
-            f"backend URL {url!r}: unknown option(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(_OPTIONS))})"
-        )
+    options = parse_options(url, query, _OPTIONS)
     parts = [p for p in location.split("/") if p]
     if len(parts) > 2:
         raise ValueError(f"backend URL {url!r}: expected wandb://project or wandb://entity/project")
