@@ -360,3 +360,26 @@ def test_a_langchain_chain_maps_onto_otel_spans_with_its_messages(receiver):
     ]
     assert attrs["llm.output_messages.0.message.content"] == "Paris is lovely."
     assert json.loads(attrs["llm.invocation_parameters"]) == {"responses": ["Paris is lovely."]}
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "40"},
+        # the span-specific limit wins over the general one
+        {
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "40",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "9999",
+        },
+    ],
+)
+def test_the_otel_attribute_length_limit_is_honoured(receiver, monkeypatch, variables):
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    tracekit.init(otlp_url(receiver))
+    search("q" * 500)
+    assert tracekit.flush(timeout=10)
+    (span,) = receiver.wait_for_spans(1)
+    assert span["attributes"]["gen_ai.tool.call.arguments"].startswith('{"query":"qqq')
+    assert len(span["attributes"]["input.value"]) < 100
+    assert "…[truncated:" in span["attributes"]["input.value"]

@@ -305,3 +305,58 @@ def test_the_budget_stays_inside_the_export_timeout_and_the_env_timeout_is_cappe
         assert dropped() == {"timeout": 1}
     finally:
         receiver.gate.set()
+
+
+def test_the_spool_is_replayed_right_after_a_batch_gets_through(tmp_path, receiver):
+    # a batch an earlier process left; the next export that is delivered sends it too,
+    # with no flush() in between
+    spool = tmp_path / "spool"
+    receiver.answer(503, times=100)
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=0.5, spool=spool))
+    traced_calls(2)
+    tracekit.shutdown(timeout=5)
+    assert len(spooled_files(spool)) == 1
+    receiver._plan.clear()
+    backend = OtlpBackend(receiver.url + "/v1/traces", timeout=5, spool=spool)
+    record = json.loads(spooled_files(spool)[0].read_text())[0]
+    backend.export([{**record, "span_id": "00000000000000ff", "parent_id": None}])
+    assert len(receiver.wait_for_spans(3)) == 3
+    assert spooled_files(spool) == []
+    assert backend.sent == 3
+    backend.shutdown()
+
+
+def test_the_spool_bound_from_the_environment(tmp_path, monkeypatch, closed_port_url):
+    monkeypatch.setenv("TRACEKIT_OTLP_SPOOL_MAX_MB", "0.001")
+    spool = tmp_path / "spool"
+    url = closed_port_url.split("://", 1)[1]
+    tracekit.init(f"otlp+http://{url}?timeout=0.5&spool={spool}")
+    traced_calls(3)  # ~600 bytes: fits in 1 kB
+    tracekit.flush(timeout=5)
+    traced_calls(3)  # does not fit any more
+    tracekit.flush(timeout=5)
+    assert len(spooled_files(spool)) == 1
+    assert dropped() == {"spool_full": 3}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+# Python 3.12+ warns about fork() with threads running (the receiver's); the child
+# only traces, flushes and leaves with os._exit
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_is_not_held_back_by_its_parents_retry_after(receiver):
+    receiver.answer(429, {"Retry-After": "3600"})
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5))
+    traced_calls(1)
+    assert tracekit.flush(timeout=8) is False  # the parent now waits an hour
+    pid = os.fork()
+    if pid == 0:  # the child: its own connections, no inherited hold
+        ok = False
+        try:
+            step(21)
+            ok = tracekit.flush(timeout=8)
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    (span,) = receiver.wait_for_spans(1)
+    assert span["attributes"]["input.value"] == '{"i":21}'

@@ -542,3 +542,16 @@ def test_a_trace_that_fails_at_shutdown_is_counted(wandb_env):
         assert tracekit.shutdown(timeout=30)  # the root never ended: drained incomplete
     assert tracekit.stats()["dropped"]["backend_error"] == 1
     _config._reset()
+
+
+def test_assembler_releases_a_trace_that_waited_longer_than_max_wait_s():
+    assembler = TraceAssembler(max_wait_s=0.0)
+    assert assembler.add(orphan_records()) == []
+    start = time.monotonic()
+    while time.monotonic() == start:  # the clock moves on (no sleep: a spin of a few ns)
+        pass
+    assert assembler.add([]) == [orphan_records()]
+    assert assembler.pending_spans == 0
+    patient = TraceAssembler(max_wait_s=3600.0)
+    patient.add(orphan_records())
+    assert patient.add([]) == []
