@@ -3,7 +3,7 @@
 One JSON file per batch (the span records, already redacted and capped),
 named ``<time_ns>-<pid>-<seq>.json`` so they replay oldest first. Several
 processes may share a directory: a replaying process claims a file by
-renaming it to ``<name>.<pid>.sending`` (atomic), so no batch is sent twice;
+renaming it to ``<name>.<pid>.sending`` (atomic), so no two processes send it at once;
 claims left by a process that died are put back the next time a spool opens.
 A batch that would push the directory past ``max_bytes`` is refused (the
 caller counts it as ``spool_full``): what is already spooled is kept.

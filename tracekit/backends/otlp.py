@@ -131,7 +131,6 @@ class OtlpBackend:
             spool_max_mb = _env_float("TRACEKIT_OTLP_SPOOL_MAX_MB") or DEFAULT_MAX_MB
         self.spool = Spool(spool, int(spool_max_mb * (1 << 20))) if spool else None
         self.sent = 0  # spans the receiver accepted (spooled ones included, once sent)
-        self.spooled = 0  # spans written to the spool
         self.dropped_later: dict[str, int] = {}  # spooled spans refused later (pipeline stats)
         self._hold_until = 0.0  # monotonic time before which a Retry-After asks us to wait
         self._last_detail = ""  # what the last failed request got, for the log line
@@ -312,7 +311,6 @@ class OtlpBackend:
                 "otlp:spool", "tracekit otlp spool %s unusable (%s)", self.spool.directory, exc
             )
             return reason
-        self.spooled += len(records)
         return None
 
     def _replay(self, deadline: float) -> None:
