@@ -3,8 +3,10 @@
 One JSON file per batch (the span records, already redacted and capped),
 named ``<time_ns>-<pid>-<seq>.json`` so they replay oldest first. Several
 processes may share a directory: a replaying process claims a file by
-renaming it to ``<name>.<pid>.sending`` (atomic), so no two processes send it at once;
-claims left by a process that died are put back the next time a spool opens.
+renaming it to ``<name>.<pid>.sending`` (atomic), so no two processes send
+it at once; claims left by a process that died are put back the next time a
+spool opens. Delivery is at least once: a batch whose request timed out may
+have arrived and is sent again.
 A batch that would push the directory past ``max_bytes`` is refused (the
 caller counts it as ``spool_full``): what is already spooled is kept.
 The directory is private (0700, files 0600), like the trace store's, and so
