@@ -437,7 +437,8 @@ def from_url(url: str, scheme: str, rest: str) -> OtlpBackend:
     ``spool_max_mb``, ``max_attr_chars``.
 
     Raises:
-        ValueError: an unknown or malformed option.
+        ValueError: an unknown or malformed option, a port that is not a
+            number, no host, or ``otlp+https://`` over a plain-http endpoint.
     """
     location, _, query = rest.partition("?")
     options = parse_options(url, query, _OPTIONS)
