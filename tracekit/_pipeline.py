@@ -277,8 +277,8 @@ class Pipeline:
         records = self._records(batch)
         if not records:
             return
-        failed_by: set[str] = set()
-        lost = len(records)  # a backend may drop part of a batch (BatchDropped.count)
+        lost_by: dict[str, int] = {}  # reason -> spans, summed over the backends
+        whole = len(records)
         for runner in self.runners:
             outcome = runner.call("export", records)
             if outcome == OK:
@@ -287,26 +287,33 @@ class Pipeline:
                 self.failures += 1
                 raise outcome  # SystemExit & co.: end the exporter thread (restarted)
             if outcome in (TIMEOUT, STUCK):
-                reason = "timeout"
+                losses = {"timeout": whole}
             elif isinstance(outcome, StorageFull):
-                reason = "storage_full"
+                losses = {"storage_full": whole}
             elif isinstance(outcome, BatchDropped):
-                reason = outcome.reason
-                if outcome.count is not None and len(self.runners) == 1:
-                    lost = max(0, min(outcome.count, lost))
+                # a backend may drop part of a batch, for one reason or several
+                losses = outcome.counts or {
+                    outcome.reason: whole if outcome.count is None else outcome.count
+                }
             else:
-                reason = "backend_error"
-            failed_by.add(reason)
+                losses = {"backend_error": whole}
+            for reason, count in losses.items():
+                lost_by[reason] = lost_by.get(reason, 0) + max(0, min(count, whole))
             self._log_backend_failure(runner, "export", outcome)
-        if not failed_by:
-            self.exported += len(records)
+        if not lost_by:
+            self.exported += whole
             return
         self.failures += 1
         if self._inflight_counted:  # shutdown already counted this batch as timed out
             return
-        reason = failed_by.pop() if len(failed_by) == 1 else "backend_error"
-        self.dropped[reason] = self.dropped.get(reason, 0) + lost
-        self.exported += len(records) - lost
+        if sum(lost_by.values()) > whole:
+            # Several backends lost spans and they overlap: the whole batch counts
+            # once, under the one reason they share, else as backend_error.
+            reasons = [r for r, n in lost_by.items() if n]
+            lost_by = {reasons[0] if len(reasons) == 1 else "backend_error": whole}
+        for reason, count in lost_by.items():
+            self.dropped[reason] = self.dropped.get(reason, 0) + count
+        self.exported += whole - sum(lost_by.values())
 
     def _records(self, batch: list[Span]) -> list[dict[str, Any]]:
         """Spans -> records through the processors (a record per span, or a count)."""
@@ -342,10 +349,12 @@ class Pipeline:
 
     def _log_backend_failure(self, runner: BackendRunner, verb: str, outcome: Any) -> None:
         what = outcome if isinstance(outcome, str) else type(outcome).__name__
-        if isinstance(outcome, BatchDropped):
-            what = f"{what}({outcome.reason})"
         if outcome in (TIMEOUT, STUCK):
             detail = f"did not return within {runner.timeout:g} s"
+        elif isinstance(outcome, BatchDropped):
+            # once per reason, with the backend's explanation (status, endpoint)
+            what = f"{what}({outcome.reason})"
+            detail = f"raised {what}: {outcome}"
         else:
             detail = f"raised {what}"
         consequence = (

@@ -65,3 +65,44 @@ def test_spans_a_backend_lost_after_accepting_them_are_added_to_the_stats():
     dropped = tracekit.stats()["dropped"]
     assert dropped["rejected"] == 4
     assert dropped["expired"] == 1
+
+
+def test_a_batch_lost_for_several_reasons_is_counted_under_each():
+    class Mixed(PickyBackend):
+        def export(self, records):
+            raise BatchDropped(
+                "rejected", detail="two reasons", counts={"rejected": 1, "timeout": 2}
+            )
+
+    tracekit.init(Mixed())
+    for i in range(5):
+        step(i)
+    tracekit.flush(timeout=5)
+    stats = tracekit.stats()
+    assert (stats["dropped"]["rejected"], stats["dropped"]["timeout"]) == (1, 2)
+    assert stats["exported"] == 2
+
+
+def test_with_several_backends_partial_drops_add_up_and_overlaps_count_the_batch_once():
+    class Partial(PickyBackend):
+        def export(self, records):
+            raise BatchDropped("rejected", 1)
+
+    class Refusing(PickyBackend):
+        def export(self, records):
+            raise BatchDropped("unreachable")
+
+    tracekit.init([PickyBackend(), Partial()])  # 2 odd inputs + 1: three spans lost
+    for i in range(4):
+        step(i)
+    tracekit.flush(timeout=5)
+    stats = tracekit.stats()
+    assert (stats["dropped"]["rejected"], stats["exported"]) == (3, 1)
+
+    tracekit.init([Refusing(), Partial()])  # the whole batch, and one more: counted once
+    for i in range(4):
+        step(i)
+    tracekit.flush(timeout=5)
+    stats = tracekit.stats()
+    assert stats["dropped"]["backend_error"] == 4
+    assert stats["exported"] == 0

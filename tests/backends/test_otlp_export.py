@@ -267,6 +267,8 @@ def test_url_with_a_base_path_gets_the_traces_path_appended(receiver):
         ("otlp+http://h:4318?color=red", "unknown option"),
         ("otlp+http://h:4318?timeout=soon", "timeout must be a number"),
         ("otlp+http://h:4318?timeout=0", "timeout must be positive"),
+        ("otlp+http://h:notaport", "port must be a number"),
+        ("otlp+http://:4318", "has no host"),
     ],
 )
 def test_bad_otlp_urls_are_clear_errors_at_init(url, message):
@@ -274,20 +276,42 @@ def test_bad_otlp_urls_are_clear_errors_at_init(url, message):
         tracekit.init(url)
 
 
-def test_the_exporters_own_http_calls_are_not_traced(receiver, openai_client):
-    """The backend's HTTP requests run with tracing suppressed (no span about the export)."""
-    tracekit.init([otlp_url(receiver), "memory"], integrations=["openai"])
-    run_agent(openai_client)
-    assert tracekit.flush(timeout=10)
-    assert len(receiver.wait_for_spans(3)) == 3
-    search("again")
-    assert tracekit.flush(timeout=10)
-    assert sorted(s["name"] for s in receiver.wait_for_spans(4)) == [
-        "agent",
-        "openai.chat.completions.create",
-        "search",
-        "search",
-    ]
+def test_otlp_https_without_a_host_never_falls_back_to_plain_http(monkeypatch):
+    assert tracekit.backends.from_url("otlp+https://").endpoint == (
+        "https://localhost:4318/v1/traces"
+    )
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example:4318")
+    assert tracekit.backends.from_url("otlp+https://").endpoint is None  # the exporter reads it
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:pw@collector.example:4318")
+    with pytest.raises(ValueError, match="asks for TLS") as error:
+        tracekit.init("otlp+https://")
+    assert "pw" not in str(error.value)
+
+
+def test_the_exporters_own_http_calls_are_not_traced(receiver):
+    """With requests instrumented by a user adapter, the backend's own requests make no span."""
+    import requests
+
+    from tracekit import integrations
+
+    def traced_request(wrapped, instance, args, kwargs):
+        with tracekit.span("http.request"):
+            return wrapped(*args, **kwargs)
+
+    integrations.wrap(requests.Session, "request", traced_request)
+    try:
+        tracekit.init([otlp_url(receiver), "memory"])
+        search("first")
+        assert tracekit.flush(timeout=10)  # one export through the instrumented requests
+        with requests.Session() as session:  # the application's own request is traced
+            session.get(receiver.url + "/health", timeout=5)
+        search("second")
+        assert tracekit.flush(timeout=10)
+        spans = receiver.wait_for_spans(3)
+    finally:
+        integrations.unwrap(requests.Session, "request")
+    assert sorted(s["name"] for s in spans) == ["http.request", "search", "search"]
+    assert len(receiver.requests) == 2  # both exports went through the wrapped method
 
 
 def test_retry_after_in_seconds_or_as_an_http_date():
@@ -336,3 +360,26 @@ def test_a_langchain_chain_maps_onto_otel_spans_with_its_messages(receiver):
     ]
     assert attrs["llm.output_messages.0.message.content"] == "Paris is lovely."
     assert json.loads(attrs["llm.invocation_parameters"]) == {"responses": ["Paris is lovely."]}
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "40"},
+        # the span-specific limit wins over the general one
+        {
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "40",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "9999",
+        },
+    ],
+)
+def test_the_otel_attribute_length_limit_is_honoured(receiver, monkeypatch, variables):
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    tracekit.init(otlp_url(receiver))
+    search("q" * 500)
+    assert tracekit.flush(timeout=10)
+    (span,) = receiver.wait_for_spans(1)
+    assert span["attributes"]["gen_ai.tool.call.arguments"].startswith('{"query":"qqq')
+    assert len(span["attributes"]["input.value"]) < 100
+    assert "…[truncated:" in span["attributes"]["input.value"]

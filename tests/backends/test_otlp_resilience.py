@@ -10,6 +10,7 @@ is back.
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import pytest
@@ -100,6 +101,34 @@ def test_400_is_rejected_at_once_and_not_retried(receiver):
     traced_calls(1)
     assert tracekit.flush(timeout=5) is True  # the next batch is fine
     assert len(receiver.wait_for_spans(1)) == 1
+
+
+def test_a_batch_lost_for_two_reasons_counts_each_spans_under_its_own(receiver):
+    # one request per span: the first is refused, the second asks for an hour's
+    # quiet (Retry-After), so the third is held back without a request
+    receiver.answer(400)
+    receiver.answer(429, {"Retry-After": "3600"})
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5, max_request_bytes=1))
+    traced_calls(3)
+    assert tracekit.flush(timeout=8) is False
+    assert [r["status"] for r in receiver.requests] == [400, 429]
+    assert dropped() == {"rejected": 1, "unavailable": 2}
+
+
+def test_the_drop_log_line_names_the_status_and_endpoint_and_no_secret(
+    caplog, receiver, monkeypatch
+):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=tk-secret-123")
+    receiver.answer(401)
+    tracekit.init(f"otlp+http://robot:hunter2@127.0.0.1:{receiver.port}")
+    traced_calls(2)
+    assert tracekit.flush(timeout=8) is False
+    assert receiver.requests[0]["headers"]["x-api-key"] == "tk-secret-123"
+    (line,) = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert "HTTP 401" in line
+    assert f"http://127.0.0.1:{receiver.port}/v1/traces" in line
+    for secret in ("tk-secret-123", "hunter2", "robot"):
+        assert secret not in line
 
 
 def test_failures_are_logged_once_through_the_tracekit_logger(caplog, closed_port_url):
@@ -196,6 +225,34 @@ def test_spool_from_the_environment(tmp_path, monkeypatch, closed_port_url):
     assert len(spooled_files(tmp_path / ".tracekit" / "otlp-spool")) == 1
 
 
+def test_the_spool_and_the_folders_it_creates_are_private_and_kept_out_of_git(
+    tmp_path, closed_port_url
+):
+    url = closed_port_url.split("://", 1)[1]
+    previous = os.umask(0o022)  # the usual umask: mkdir would give 0755
+    try:
+        tracekit.init(f"otlp+http://{url}?timeout=0.5&spool=on")
+        traced_calls(1)
+        tracekit.flush(timeout=5)
+    finally:
+        os.umask(previous)
+    store = tmp_path / ".tracekit"
+    for folder in (store, store / "otlp-spool"):
+        assert oct(folder.stat().st_mode & 0o777) == "0o700", folder
+    gitignore = store / ".gitignore"
+    assert gitignore.read_text().splitlines()[-1] == "*"
+    assert oct(gitignore.stat().st_mode & 0o777) == "0o600"
+    # a spool under folders of its own: each is private, the topmost ignored by git
+    deep = tmp_path / "var" / "spool" / "otlp"
+    tracekit.init(f"otlp+http://{url}?timeout=0.5&spool={deep}")
+    traced_calls(1)
+    tracekit.flush(timeout=5)
+    for folder in (tmp_path / "var", tmp_path / "var" / "spool", deep):
+        assert oct(folder.stat().st_mode & 0o777) == "0o700", folder
+    assert (tmp_path / "var" / ".gitignore").exists()
+    assert len(spooled_files(deep)) == 1
+
+
 def test_spool_off_in_the_url_wins_over_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TRACEKIT_OTLP_SPOOL", str(tmp_path / "env-spool"))
     backend = tracekit.backends.from_url("otlp+http://127.0.0.1:9?spool=off")
@@ -228,7 +285,7 @@ def test_a_batch_claimed_by_a_process_that_died_is_sent_again(tmp_path, receiver
     tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5, spool=spool))
     assert tracekit.flush(timeout=8) is True
     assert len(receiver.wait_for_spans(2)) == 2
-    assert list(spool.iterdir()) == []
+    assert [p.name for p in spool.iterdir()] == [".gitignore"]  # no batch left
 
 
 def test_the_budget_stays_inside_the_export_timeout_and_the_env_timeout_is_capped(
@@ -248,3 +305,58 @@ def test_the_budget_stays_inside_the_export_timeout_and_the_env_timeout_is_cappe
         assert dropped() == {"timeout": 1}
     finally:
         receiver.gate.set()
+
+
+def test_the_spool_is_replayed_right_after_a_batch_gets_through(tmp_path, receiver):
+    # a batch an earlier process left; the next export that is delivered sends it too,
+    # with no flush() in between
+    spool = tmp_path / "spool"
+    receiver.answer(503, times=100)
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=0.5, spool=spool))
+    traced_calls(2)
+    tracekit.shutdown(timeout=5)
+    assert len(spooled_files(spool)) == 1
+    receiver._plan.clear()
+    backend = OtlpBackend(receiver.url + "/v1/traces", timeout=5, spool=spool)
+    record = json.loads(spooled_files(spool)[0].read_text())[0]
+    backend.export([{**record, "span_id": "00000000000000ff", "parent_id": None}])
+    assert len(receiver.wait_for_spans(3)) == 3
+    assert spooled_files(spool) == []
+    assert backend.sent == 3
+    backend.shutdown()
+
+
+def test_the_spool_bound_from_the_environment(tmp_path, monkeypatch, closed_port_url):
+    monkeypatch.setenv("TRACEKIT_OTLP_SPOOL_MAX_MB", "0.001")
+    spool = tmp_path / "spool"
+    url = closed_port_url.split("://", 1)[1]
+    tracekit.init(f"otlp+http://{url}?timeout=0.5&spool={spool}")
+    traced_calls(3)  # ~600 bytes: fits in 1 kB
+    tracekit.flush(timeout=5)
+    traced_calls(3)  # does not fit any more
+    tracekit.flush(timeout=5)
+    assert len(spooled_files(spool)) == 1
+    assert dropped() == {"spool_full": 3}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+# Python 3.12+ warns about fork() with threads running (the receiver's); the child
+# only traces, flushes and leaves with os._exit
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_is_not_held_back_by_its_parents_retry_after(receiver):
+    receiver.answer(429, {"Retry-After": "3600"})
+    tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=5))
+    traced_calls(1)
+    assert tracekit.flush(timeout=8) is False  # the parent now waits an hour
+    pid = os.fork()
+    if pid == 0:  # the child: its own connections, no inherited hold
+        ok = False
+        try:
+            step(21)
+            ok = tracekit.flush(timeout=8)
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    (span,) = receiver.wait_for_spans(1)
+    assert span["attributes"]["input.value"] == '{"i":21}'

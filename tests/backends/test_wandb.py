@@ -10,7 +10,10 @@ W&B would receive on ``wandb sync``.
 from __future__ import annotations
 
 import json
+import os
 import struct
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import pytest
 import tracekit
 from tracekit import _config, _guard
 from tracekit.backends._wandb_tree import TraceAssembler, model_dict, trace_tree
+from tracekit.backends.wandb import WandbBackend
 
 wandb = pytest.importorskip("wandb")
 
@@ -429,3 +433,125 @@ def test_wandb_urls():
         tracekit.backends.from_url("wandb://p?mode=offline")
     with pytest.raises(ValueError, match="entity/project"):
         tracekit.backends.from_url("wandb://a/b/c")
+
+
+# -- exit order, the active run, and spans lost after acceptance ---------------------------
+
+EXIT_PROGRAM = """
+import sys
+
+import wandb
+
+import tracekit
+
+mode = sys.argv[1]
+if mode == "app-before":
+    run = wandb.init(project="app")
+tracekit.init("wandb://tk-project")
+
+
+@tracekit.tool
+def step(x):
+    return x + 1
+
+
+if mode == "app-after":
+    run = wandb.init(project="app")  # the application's run, started after tracekit.init
+step(1)
+if mode == "mid":
+    assert tracekit.flush(timeout=60)  # tracekit starts its run here, mid-process
+step(2)
+step(3)
+# exit without tracekit.flush() or run.finish()
+"""
+
+
+@pytest.mark.parametrize("mode", ["mid", "app-after", "app-before"])
+def test_every_trace_reaches_the_run_when_the_process_exits(tmp_path, mode):
+    script = tmp_path / "program.py"
+    script.write_text(EXIT_PROGRAM)
+    env = {
+        **os.environ,
+        "WANDB_MODE": "offline",
+        "WANDB_DIR": str(tmp_path),
+        "WANDB_SILENT": "true",
+        "WANDB_CONSOLE": "off",
+        "WANDB_DISABLE_GIT": "true",
+        "WANDB_DISABLE_CODE": "true",
+    }
+    for name in ("WANDB_PROJECT", "WANDB_SERVICE"):  # not the wandb service of this process
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, str(script), mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    # one run: the application's when it has one (the active run wins), else tracekit's
+    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    assert [t["root"]["name"] for t in logged_traces(run_dir)] == ["step"] * 3
+    project = "tk-project" if mode == "mid" else "app"
+    runs = [r for r in finished_log(run_dir) if r.WhichOneof("record_type") == "run"]
+    assert runs[0].run.project == project
+
+
+def without_span_id(record):
+    """A processor that damages child spans: their trace cannot become a tree."""
+    if record["parent_id"]:
+        del record["span_id"]
+    return record
+
+
+def test_a_trace_that_cannot_be_logged_counts_every_span_it_held(wandb_env):
+    # the child waits in the assembler (exported with its batch); the trace fails
+    # when its root arrives in a later batch: both spans are counted as dropped
+    _config._reset()
+    backend = WandbBackend("tracekit-tests")
+    tracekit.init(backend=backend, redact=without_span_id)
+
+    @tracekit.tool
+    def child() -> int:
+        return 1
+
+    with tracekit.span("root"):
+        child()
+        assert tracekit.flush(timeout=30)
+        assert backend.assembler.pending_spans == 1
+    assert tracekit.flush(timeout=30)
+    assert backend.logged_traces == 0
+    assert tracekit.stats()["dropped"]["backend_error"] == 2
+    tracekit.shutdown(timeout=30)
+    _config._reset()
+
+
+def test_a_trace_that_fails_at_shutdown_is_counted(wandb_env):
+    _config._reset()
+    backend = WandbBackend("tracekit-tests")
+    tracekit.init(backend=backend, redact=without_span_id)
+    with tracekit.span("root"):
+
+        @tracekit.tool
+        def child() -> int:
+            return 1
+
+        child()
+        assert tracekit.flush(timeout=30)
+        assert tracekit.shutdown(timeout=30)  # the root never ended: drained incomplete
+    assert tracekit.stats()["dropped"]["backend_error"] == 1
+    _config._reset()
+
+
+def test_assembler_releases_a_trace_that_waited_longer_than_max_wait_s():
+    assembler = TraceAssembler(max_wait_s=0.0)
+    assert assembler.add(orphan_records()) == []
+    start = time.monotonic()
+    while time.monotonic() == start:  # the clock moves on (no sleep: a spin of a few ns)
+        pass
+    assert assembler.add([]) == [orphan_records()]
+    assert assembler.pending_spans == 0
+    patient = TraceAssembler(max_wait_s=3600.0)
+    patient.add(orphan_records())
+    assert patient.add([]) == []

@@ -8,8 +8,9 @@ URL scheme through one table, which is also the list a bad URL error names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qsl
 
 from tracekit.backends._errors import BatchDropped, StorageFull
 from tracekit.backends.console import ConsoleBackend
@@ -26,6 +27,7 @@ __all__ = [
     "SqliteBackend",
     "StorageFull",
     "from_url",
+    "parse_options",
     "resolve",
 ]
 
@@ -35,7 +37,10 @@ class Backend(Protocol):
     """What the pipeline needs from a backend.
 
     A backend that runs out of space raises :class:`StorageFull` (counted as
-    ``storage_full``); anything else it raises is counted as ``backend_error``.
+    ``storage_full``); one that gives up on some or all of a batch for a
+    reason of its own raises :class:`BatchDropped` (each span counted under
+    the reason it names, the rest of the batch as exported); anything else it
+    raises is counted as ``backend_error``.
 
     Optional: ``export_started(records)`` receives records of spans open for
     longer than one export interval (``end_ns`` None, status ``RUNNING``), so a
@@ -43,8 +48,10 @@ class Backend(Protocol):
     ``remote = True`` for a backend that talks to the
     network (its calls then run on a thread of their own, each bounded by
     ``init(export_timeout=...)``), ``export_interval`` (seconds between
-    batches; remote backends ask for 5) and ``after_fork()`` (called in a
-    forked child before it exports anything, to reopen files or connections).
+    batches; remote backends ask for 5), ``after_fork()`` (called in a
+    forked child before it exports anything, to reopen files or connections)
+    and ``dropped_later`` (a dict reason -> spans the backend accepted and
+    lost afterwards, added to ``stats()["dropped"]``).
     """
 
     def export(self, records: Sequence[dict[str, Any]]) -> None:
@@ -68,6 +75,22 @@ def _path_of(url: str, rest: str) -> str:
     return rest[1:]
 
 
+def parse_options(url: str, query: str, known: Collection[str]) -> dict[str, str]:
+    """The options of a backend URL's query string (``a=1&b=2``), all of them known.
+
+    Raises:
+        ValueError: an option the backend does not know (the error lists those it does).
+    """
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    unknown = set(options) - set(known)
+    if unknown:
+        raise ValueError(
+            f"backend URL {url!r}: unknown option(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    return options
+
+
 def _memory(url: str, rest: str) -> Backend:
     return MemoryBackend()
 
@@ -87,10 +110,7 @@ def _jsonl(url: str, rest: str) -> Backend:
 
 def _sqlite(url: str, rest: str) -> Backend:
     path, _, query = rest.partition("?")
-    options = dict(part.partition("=")[::2] for part in query.split("&") if part)
-    unknown = set(options) - {"synchronous", "max_size_mb"}
-    if unknown:
-        raise ValueError(f"backend URL {url!r}: unknown option(s) {', '.join(sorted(unknown))}")
+    options = parse_options(url, query, ("synchronous", "max_size_mb"))
     try:
         max_size = float(options["max_size_mb"]) if "max_size_mb" in options else None
     except ValueError:

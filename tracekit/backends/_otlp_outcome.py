@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 _RETRYABLE = frozenset({429, 502, 503, 504})
 _MUTED = threading.local()  # set while tracekit's calls run: the exporter's own logs are muted
@@ -100,6 +101,35 @@ def reason(observed: Any) -> tuple[str, float | None]:
     if status in _RETRYABLE:
         return "unavailable", retry_after(observed.headers.get("retry-after"))
     return "rejected", None
+
+
+def describe(observed: Any) -> str:
+    """What happened, for the log line: the status or error and the URL, no credentials."""
+    if observed is None:
+        return "no request made (the batch could not be encoded)"
+    status = getattr(observed, "status_code", None)
+    if status is not None:
+        what = f"HTTP {status} {getattr(observed, 'reason', '') or ''}".rstrip()
+        url = getattr(observed, "url", None)
+    else:
+        what = type(observed).__name__
+        url = getattr(getattr(observed, "request", None), "url", None)
+    safe = safe_url(url) if isinstance(url, str) else ""
+    return f"{what} from {safe}" if safe else what
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user:password, query or fragment (where secrets could hide)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @contextmanager

@@ -3,11 +3,15 @@
 One JSON file per batch (the span records, already redacted and capped),
 named ``<time_ns>-<pid>-<seq>.json`` so they replay oldest first. Several
 processes may share a directory: a replaying process claims a file by
-renaming it to ``<name>.<pid>.sending`` (atomic), so no batch is sent twice;
-claims left by a process that died are put back the next time a spool opens.
+renaming it to ``<name>.<pid>.sending`` (atomic), so no two processes send
+it at once; claims left by a process that died are put back the next time a
+spool opens. Delivery is at least once: a batch whose request timed out may
+have arrived and is sent again.
 A batch that would push the directory past ``max_bytes`` is refused (the
 caller counts it as ``spool_full``): what is already spooled is kept.
-The directory is private (0700, files 0600), like the trace store's.
+The directory is private (0700, files 0600), like the trace store's, and so
+is every parent the spool creates; the topmost folder it creates (and a
+``.tracekit`` parent) gets the store's ``.gitignore``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from tracekit.backends.sqlite import _write_gitignore
 
 DEFAULT_DIR = ".tracekit/otlp-spool"
 DEFAULT_MAX_MB = 64.0
@@ -38,6 +44,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _make_private(directory: Path) -> None:
+    """Create ``directory`` and its missing parents 0700; keep them out of git.
+
+    ``mkdir(parents=True)`` would give the parents the umask's mode (0755).
+    """
+    missing = []
+    folder = directory.absolute()
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            folder.mkdir(mode=0o700)
+        with contextlib.suppress(OSError):
+            folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    with contextlib.suppress(OSError):
+        directory.chmod(0o700)
+    # A "*" is safe only in a folder that is ours: the topmost one we made, or .tracekit
+    ours = [missing[-1]] if missing else []
+    if directory.absolute().parent.name == ".tracekit":
+        ours.append(directory.absolute().parent)
+    for folder in ours:
+        _write_gitignore(str(folder / ".gitignore"))
+
+
 class Spool:
     """Batches waiting on disk for the receiver to come back."""
 
@@ -51,9 +82,7 @@ class Spool:
         """Create the directory on first use (never at init: no file before a failure)."""
         if self._ready:
             return
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            self.directory.chmod(0o700)
+        _make_private(self.directory)
         for claimed in self.directory.glob(f"*{_SUFFIX}.*{_CLAIMED}"):
             # "<name>.json.<pid>.sending": put back the claims of dead processes
             pid = claimed.name[: -len(_CLAIMED)].rsplit(".", 1)[-1]
@@ -68,6 +97,8 @@ class Spool:
             return 0
         total = 0
         for path in self.directory.iterdir():
+            if not path.name.endswith((_SUFFIX, _CLAIMED)):
+                continue  # the .gitignore, a temporary file being written
             with contextlib.suppress(OSError):
                 total += path.stat().st_size
         return total

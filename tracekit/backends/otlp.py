@@ -25,11 +25,11 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
 
 from tracekit import _guard
 from tracekit.backends import _otlp_outcome as _outcome
-from tracekit.backends import _semconv
+from tracekit.backends import _semconv, parse_options
 from tracekit.backends._errors import BatchDropped
 from tracekit.backends._spool import DEFAULT_DIR, DEFAULT_MAX_MB, Spool
 
@@ -100,6 +100,7 @@ class OtlpBackend:
     ) -> None:
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.util.instrumentation import InstrumentationScope
         except ImportError as exc:
             raise ImportError(
@@ -130,10 +131,14 @@ class OtlpBackend:
             spool_max_mb = _env_float("TRACEKIT_OTLP_SPOOL_MAX_MB") or DEFAULT_MAX_MB
         self.spool = Spool(spool, int(spool_max_mb * (1 << 20))) if spool else None
         self.sent = 0  # spans the receiver accepted (spooled ones included, once sent)
-        self.spooled = 0  # spans written to the spool
         self.dropped_later: dict[str, int] = {}  # spooled spans refused later (pipeline stats)
         self._hold_until = 0.0  # monotonic time before which a Retry-After asks us to wait
+        self._last_detail = ""  # what the last failed request got, for the log line
         self._session = _outcome.observing_session()
+        # Built now, on the thread calling init(): Resource.create runs its detectors
+        # in a thread pool, which refuses work once the interpreter is shutting
+        # down, so a first export at exit could not build it any more.
+        self._base_resource = Resource.create({})
         self._resources: dict[str, Resource] = {}
         self._scope = InstrumentationScope("tracekit", _version())
         _outcome.install_log_filter()
@@ -146,7 +151,7 @@ class OtlpBackend:
             from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
             # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES win; the project fills the default
-            resource = Resource.create({})
+            resource = self._base_resource
             if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
                 resource = resource.merge(Resource({SERVICE_NAME: project}))
             self._resources[project] = resource
@@ -227,9 +232,11 @@ class OtlpBackend:
 
         now = time.monotonic()
         if now < self._hold_until:
-            return "unavailable"  # the receiver asked us to wait (Retry-After)
+            self._last_detail = "holding back: the receiver sent Retry-After"
+            return "unavailable"
         remaining = deadline - now
         if remaining <= 0:
+            self._last_detail = "no time left in this export's budget"
             return "timeout"
         exporter = self._exporter_class(
             endpoint=self.endpoint, timeout=remaining, session=self._session
@@ -240,6 +247,7 @@ class OtlpBackend:
         if result == SpanExportResult.SUCCESS:
             return None
         reason, wait = _outcome.reason(self._session.last)
+        self._last_detail = _outcome.describe(self._session.last)
         if wait is not None:
             self._hold_until = time.monotonic() + min(wait, MAX_RETRY_AFTER)
         return reason
@@ -265,8 +273,10 @@ class OtlpBackend:
         deadline = self._deadline()
         chunks, failed = self._chunks(records)
         lost: dict[str, int] = {}
+        why: dict[str, str] = {}
         if failed:
             lost["backend_error"] = failed
+            why["backend_error"] = "could not be converted to OTel spans"
         delivered = False
         for chunk_records, spans in chunks:
             reason = self._send(spans, deadline)
@@ -274,16 +284,20 @@ class OtlpBackend:
                 self.sent += len(spans)
                 delivered = True
                 continue
+            detail = self._last_detail
             if reason != "rejected":
                 reason = self._to_spool(chunk_records, reason)
+                if reason == "spool_full":
+                    detail = f"the spool {self.spool.directory if self.spool else ''} is full"
             if reason is not None:
                 lost[reason] = lost.get(reason, 0) + len(spans)
+                why.setdefault(reason, detail)
         if delivered:
             self._replay(deadline)
         if lost:
             reason = max(lost, key=lambda r: lost[r])
-            detail = ", ".join(f"{n} {r}" for r, n in lost.items())
-            raise BatchDropped(reason, sum(lost.values()), f"not sent: {detail}")
+            detail = "; ".join(f"{n} {r} ({why[r]})" for r, n in lost.items())
+            raise BatchDropped(reason, detail=f"not sent: {detail}", counts=lost)
 
     def _to_spool(self, records: list[dict[str, Any]], reason: str) -> str | None:
         """Spool a chunk that could not be sent; None when spooled, else the drop reason."""
@@ -297,7 +311,6 @@ class OtlpBackend:
                 "otlp:spool", "tracekit otlp spool %s unusable (%s)", self.spool.directory, exc
             )
             return reason
-        self.spooled += len(records)
         return None
 
     def _replay(self, deadline: float) -> None:
@@ -371,6 +384,41 @@ def _spool_option(value: str) -> str | None:
     return text
 
 
+def _endpoint(url: str, transport: str, location: str) -> str | None:
+    """The traces URL of ``otlp+<transport>://<location>``; None: the environment's.
+
+    Raises:
+        ValueError: a port that is not a number, or ``otlp+https://`` with no
+            host where the environment names a plain-http endpoint (never a
+            silent downgrade from TLS).
+    """
+    if not location.strip("/"):
+        if transport == "http":
+            return None  # OTEL_EXPORTER_OTLP_*_ENDPOINT, else http://localhost:4318
+        configured = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
+        if not configured:
+            return "https://localhost:4318/v1/traces"
+        if not configured.strip().lower().startswith("https://"):
+            raise ValueError(
+                f"backend URL {url!r} asks for TLS, but the OTEL_EXPORTER_OTLP_* endpoint "
+                f"is {_outcome.safe_url(configured)!r}: name the host in the URL"
+            )
+        return None
+    base = f"{transport}://{location.rstrip('/')}"
+    try:
+        parts = urlsplit(base)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise ValueError(
+            f"backend URL {url!r}: the port must be a number (otlp+http://host:4318)"
+        ) from None
+    if not parts.hostname:
+        raise ValueError(f"backend URL {url!r} has no host (otlp+http://host:4318)")
+    return base if base.endswith("/v1/traces") else f"{base}/v1/traces"
+
+
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -389,16 +437,11 @@ def from_url(url: str, scheme: str, rest: str) -> OtlpBackend:
     ``spool_max_mb``, ``max_attr_chars``.
 
     Raises:
-        ValueError: an unknown or malformed option.
+        ValueError: an unknown or malformed option, a port that is not a
+            number, no host, or ``otlp+https://`` over a plain-http endpoint.
     """
     location, _, query = rest.partition("?")
-    options = dict(parse_qsl(query, keep_blank_values=True))
-    unknown = set(options) - _OPTIONS
-    if unknown:
-        raise ValueError(
-            f"backend URL {url!r}: unknown option(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(_OPTIONS))})"
-        )
+    options = parse_options(url, query, _OPTIONS)
     numbers: dict[str, float] = {}
     for key in ("timeout", "spool_max_mb", "max_attr_chars"):
         if key in options:
@@ -408,10 +451,7 @@ def from_url(url: str, scheme: str, rest: str) -> OtlpBackend:
                 raise ValueError(f"backend URL {url!r}: {key} must be a number") from None
             if not numbers[key] > 0:
                 raise ValueError(f"backend URL {url!r}: {key} must be positive")
-    endpoint = None
-    if location.strip("/"):
-        base = f"{scheme.split('+', 1)[1]}://{location.rstrip('/')}"
-        endpoint = base if base.endswith("/v1/traces") else f"{base}/v1/traces"
+    endpoint = _endpoint(url, scheme.split("+", 1)[1], location)
     spool = _spool_option(options["spool"]) if "spool" in options else None
     if "spool" in options and spool is None:
         spool = ""  # explicitly off: the environment must not turn it on

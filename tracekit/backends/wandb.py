@@ -7,24 +7,33 @@ result (inputs, outputs), timings, status and attributes each, and a
 model-architecture dictionary built from the models, parameters and LangChain
 configuration the spans recorded. That is what the W&B Trace panel shows.
 
-The run: ``wandb.run`` if the application has one active (tracekit never
-finishes it), otherwise one started on the first trace with
-``wandb.init(project=...)`` and finished at shutdown. Every trace goes to
-that one run. ``WANDB_MODE=offline`` works with no network.
+The run: ``wandb.run`` if the application has one active when a trace is
+logged (tracekit never finishes it), otherwise one started on the first trace
+with ``wandb.init(project=...)`` and finished at shutdown.
+``WANDB_MODE=offline`` works with no network.
 
-wandb is imported on the backend's own thread when the first trace is logged,
-never by ``import tracekit``.
+Exit order: wandb tears its service down in an ``atexit`` hook registered
+when the service starts, and a run cannot be logged to afterwards. The
+backend therefore starts the service itself when it is built
+(``wandb.setup()``, at ``tracekit.init()``) and then registers a hook of its
+own, which ``atexit`` runs first: it shuts tracekit down, so the traces still
+queued or waiting for their root are logged while the run can take them.
+
+Spans waiting in the assembler count as exported; a trace that cannot be
+logged later is counted in ``dropped_later`` (``stats()["dropped"]``).
+
+wandb is imported when the backend is built, never by ``import tracekit``.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl
 
 from tracekit import _guard
-from tracekit.backends._errors import BatchDropped
+from tracekit.backends import parse_options
 from tracekit.backends._wandb_tree import TraceAssembler, model_dict, trace_tree
 
 _OPTIONS = frozenset({"entity", "key"})
@@ -56,78 +65,114 @@ class WandbBackend:
         key: str = "trace",
         max_pending_spans: int = 10_000,
     ) -> None:
-        import importlib.util
-
-        if importlib.util.find_spec("wandb") is None:
+        try:
+            import wandb
+        except ImportError as exc:
             raise ImportError(
                 "the wandb backend needs the wandb extra: pip install 'tracekit-llm[wandb]'"
-            )
+            ) from exc
         self.project = project
         self.entity = entity
         self.key = key
         self.assembler = TraceAssembler(max_spans=max_pending_spans)
         self.logged_traces = 0
-        self._run: Any = None
-        self._owns_run = False
+        self.dropped_later: dict[str, int] = {}  # spans accepted, then not logged (stats())
+        self._run: Any = None  # the run traces go to
+        self._own_run: Any = None  # the run tracekit started (finished at shutdown)
+        self._closed = False
+        self._exiting = False
+        try:
+            wandb.setup()  # starts wandb's service now, so its exit hook is registered first
+        except Exception as exc:  # the first trace fails instead, and is counted
+            _guard.internal_error(exc, "wandb.setup", reraise=False)
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        """Runs before wandb's own exit hook: log what tracekit still holds, finish our run."""
+        if self._closed:
+            return
+        import tracekit
+
+        self._exiting = True
+        tracekit.shutdown()
+        if not self._closed:  # not part of tracekit's pipeline: log what it holds anyway
+            self.shutdown()
 
     def _active_run(self, project: str | None) -> Any:
         import wandb
 
         if wandb.run is not None:
-            if self._run is not wandb.run:  # the application's own run: never finished by us
-                self._run, self._owns_run = wandb.run, False
+            self._run = wandb.run  # the application's own run, or ours: never another
             return self._run
-        if self._run is not None and self._owns_run:
-            return self._run
-        self._run = wandb.init(
-            project=self.project or os.environ.get("WANDB_PROJECT") or project,
-            entity=self.entity,
-            job_type="tracekit",
-        )
-        self._owns_run = True
+        if self._own_run is None:
+            self._own_run = wandb.init(
+                project=self.project or os.environ.get("WANDB_PROJECT") or project,
+                entity=self.entity,
+                job_type="tracekit",
+            )
+        self._run = self._own_run
         return self._run
 
     def _log(self, records: list[dict[str, Any]]) -> None:
         from wandb.sdk.data_types.trace_tree import WBTraceTree
 
-        run = self._active_run(records[0].get("project"))
-        run.log({self.key: WBTraceTree(_wandb_span(trace_tree(records)), model_dict(records))})
+        tree = WBTraceTree(_wandb_span(trace_tree(records)), model_dict(records))
+        self._active_run(records[0].get("project")).log({self.key: tree})
         self.logged_traces += 1
 
     def _log_all(self, traces: list[list[dict[str, Any]]]) -> None:
-        failed = 0
-        error: Exception | None = None
+        """Log each trace; one that fails is counted in ``dropped_later``, never raised.
+
+        Spans waited in the assembler, so they were counted as exported with an
+        earlier batch: a failure now is a loss after acceptance, whatever the batch.
+        """
         for records in traces:
             try:
                 self._log(records)
             except Exception as exc:
-                failed += len(records)
-                error = exc
-        if error is not None:
-            raise BatchDropped("backend_error", failed, f"wandb: {error!r}") from error
+                self.dropped_later["backend_error"] = self.dropped_later.get(
+                    "backend_error", 0
+                ) + len(records)
+                _guard.log_once(
+                    "wandb:log",
+                    "tracekit wandb backend could not log a trace (%r); its spans are "
+                    "dropped and counted (tracekit.stats())",
+                    exc,
+                )
 
     def export(self, records: Sequence[dict[str, Any]]) -> None:
         """Collect spans; log each trace whose root arrived as a W&B trace tree.
 
-        Raises:
-            BatchDropped: a trace could not be logged (W&B refused or failed).
+        A trace W&B refuses is counted under ``dropped_later["backend_error"]``.
         """
         self._log_all(self.assembler.add(records))
 
     def flush(self) -> None:
         """Nothing to do: wandb sends logged data on its own schedule."""
 
+    def after_fork(self) -> None:
+        """A forked child logs its own spans only, to a run of its own."""
+        self.assembler = TraceAssembler(self.assembler.max_spans, self.assembler.max_wait_s)
+        self.dropped_later = {}
+        self._run = self._own_run = None
+
     def shutdown(self) -> None:
         """Log traces still waiting (incomplete ones too); finish the run tracekit started."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._exiting:  # unregistering while atexit runs the hooks is not safe
+            atexit.unregister(self._at_exit)
         try:
             self._log_all(self.assembler.drain())
         finally:
-            if self._owns_run and self._run is not None:
+            if self._own_run is not None:
                 try:
-                    self._run.finish()
+                    self._own_run.finish()
                 except Exception as exc:
                     _guard.internal_error(exc, "wandb.finish", reraise=False)
-                self._run = None
+                self._own_run = None
+            self._run = None
 
 
 def _wandb_span(tree: dict[str, Any]) -> Any:
@@ -155,13 +200,7 @@ def from_url(url: str, rest: str) -> WandbBackend:
         ValueError: an unknown option or a malformed project.
     """
     location, _, query = rest.partition("?")
-    options = dict(parse_qsl(query, keep_blank_values=True))
-    unknown = set(options) - _OPTIONS
-    if unknown:
-        raise ValueError(
-            f"backend URL {url!r}: unknown option(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(_OPTIONS))})"
-        )
+    options = parse_options(url, query, _OPTIONS)
     parts = [p for p in location.split("/") if p]
     if len(parts) > 2:
         raise ValueError(f"backend URL {url!r}: expected wandb://project or wandb://entity/project")
