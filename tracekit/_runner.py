@@ -49,6 +49,13 @@ class BackendRunner:
         self.timeout = timeout
         self.name = type(backend).__name__
         self.threaded = getattr(backend, "remote", False) is True
+        if self.threaded and hasattr(backend, "export_timeout"):
+            # A remote backend that declares it learns its bound, to finish (spool,
+            # count by reason) before the runner gives up on the call.
+            try:
+                backend.export_timeout = timeout
+            except Exception:
+                pass
         self._fresh()
 
     def _fresh(self) -> None:

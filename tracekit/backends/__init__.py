@@ -47,7 +47,8 @@ class Backend(Protocol):
     store can show work in progress; the final record of the span follows.
     ``remote = True`` for a backend that talks to the
     network (its calls then run on a thread of their own, each bounded by
-    ``init(export_timeout=...)``), ``export_interval`` (seconds between
+    ``init(export_timeout=...)``, which the runner writes into the backend's
+    ``export_timeout`` attribute if it has one), ``export_interval`` (seconds between
     batches; remote backends ask for 5), ``after_fork()`` (called in a
     forked child before it exports anything, to reopen files or connections)
     and ``dropped_later`` (a dict reason -> spans the backend accepted and

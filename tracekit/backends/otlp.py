@@ -87,6 +87,8 @@ class OtlpBackend:
 
     remote = True
     export_interval = 5.0
+    # The pipeline's bound on one call, set by its runner (init(export_timeout=...)).
+    export_timeout = 10.0
 
     def __init__(
         self,
@@ -259,9 +261,7 @@ class OtlpBackend:
         up on the call first, and then the batch could be neither spooled nor
         counted by its reason.
         """
-        from tracekit import _config
-
-        bound = _config._options.export_timeout * 0.8
+        bound = self.export_timeout * 0.8
         return time.monotonic() + max(0.1, min(self.timeout, bound))
 
     def export(self, records: Sequence[dict[str, Any]]) -> None:
