@@ -298,7 +298,9 @@ def test_the_budget_stays_inside_the_export_timeout_and_the_env_timeout_is_cappe
 
     receiver.gate = threading.Event()  # a receiver that never answers in time
     try:
-        tracekit.init(OtlpBackend(receiver.url + "/v1/traces", timeout=30), export_timeout=1)
+        backend = OtlpBackend(receiver.url + "/v1/traces", timeout=30)
+        tracekit.init(backend, export_timeout=1)
+        assert backend.export_timeout == 1  # the runner hands the pipeline's bound over
         traced_calls(1)
         assert tracekit.flush(timeout=5) is False
         # the backend gave up inside the 1 s export timeout: counted by its own reason
