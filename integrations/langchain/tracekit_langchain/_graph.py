@@ -7,6 +7,8 @@ its own (``invoke``, ``stream``, ``batch``, ``_call_with_config``...). So
 for top-level runs only, :func:`root_runnable` walks a few frames up from
 the callback to the first ``self`` that is a ``Runnable``. No frame is
 touched for nested runs, and when no runnable is found nothing is recorded.
+One place starts top-level runs in tasks of their own, an LCEL sequence's
+``abatch``: it is wrapped to name itself in :data:`BATCHING`.
 
 :func:`graph_of` turns ``Runnable.get_graph()`` into plain data (the model
 architecture a viewer draws): ``{"nodes": [{"id", "name"}], "edges":
@@ -21,6 +23,7 @@ import sys
 import threading
 import weakref
 from collections import Counter
+from contextvars import ContextVar
 from types import FrameType
 from typing import Any
 
@@ -33,6 +36,11 @@ MAX_FRAMES = 12
 # Classes whose instances are agents whatever they are named.
 AGENT_CLASSES = frozenset({"Pregel", "AgentExecutor"})
 
+# The runnable whose ``abatch`` is running: an LCEL sequence starts each item's run
+# in a task of its own (``asyncio.gather``), whose frames do not reach the runnable;
+# the tasks copy the context, so they see this (set by ``_patching``).
+BATCHING: ContextVar[Any] = ContextVar("tracekit_langchain_batching", default=None)
+
 _cache: dict[int, tuple[weakref.ref[Any], dict[str, Any] | None]] = {}
 _lock = threading.RLock()  # _forget may run from a GC inside graph_of
 
@@ -42,13 +50,14 @@ def root_runnable() -> Runnable[Any, Any] | None:
     frame: FrameType | None = sys._getframe(2)  # past this function and the callback
     for _ in range(MAX_FRAMES):
         if frame is None:
-            return None
+            break
         if "self" in frame.f_code.co_varnames or "self" in frame.f_code.co_freevars:
             candidate = frame.f_locals.get("self")
             if isinstance(candidate, Runnable):
                 return candidate
         frame = frame.f_back
-    return None
+    batching = BATCHING.get()
+    return batching if isinstance(batching, Runnable) else None
 
 
 def is_agent(runnable: Runnable[Any, Any]) -> bool:

@@ -20,7 +20,7 @@ from typing import Any, cast
 import wrapt
 
 from tracekit.integrations import attach, detach, enabled, internal_error, unwrap, wrap
-from tracekit_langchain import _streaming
+from tracekit_langchain import _graph, _streaming
 from tracekit_langchain._handler import TracekitHandler, enter_run, model_run_span
 
 _log = logging.getLogger("tracekit")
@@ -38,6 +38,8 @@ _MODEL_CALLS = (
     (_LLM, "BaseLLM._generate_helper", "run_managers", False),
     (_LLM, "BaseLLM._agenerate_helper", "run_managers", True),
 )
+# An LCEL sequence's abatch starts each item's run in a task of its own (_graph.BATCHING).
+_SEQUENCE_ABATCH = ("langchain_core.runnables.base", "RunnableSequence.abatch")
 # A chat model's native stream: its request runs with no run manager (_streaming).
 _STREAMS = (
     (_CHAT, "BaseChatModel.stream", False),
@@ -89,6 +91,7 @@ def patch() -> TracekitHandler:
         _try_wrap(module, path, _model_call(argument, is_async))
     for module, path, is_async in _STREAMS:
         _try_wrap(module, path, _model_stream(is_async))
+    _try_wrap(*_SEQUENCE_ABATCH, _sequence_abatch)
     if not _graph_hook_registered:  # once: it reads the live handler when it fires
         wrapt.register_post_import_hook(_on_langgraph, _GRAPH_CONFIG[0])
         _graph_hook_registered = True
@@ -103,7 +106,7 @@ def unpatch() -> None:
     if handler is not None:
         handler.live = False
     _SWITCH.handler = None
-    targets = [_CONFIG, *((m, p) for m, p, *_ in (*_MODEL_CALLS, *_STREAMS))]
+    targets = [_CONFIG, _SEQUENCE_ABATCH, *((m, p) for m, p, *_ in (*_MODEL_CALLS, *_STREAMS))]
     if _GRAPH_CONFIG[0] in sys.modules:
         targets.append(_GRAPH_CONFIG)
     for module, path in targets:
@@ -144,6 +147,19 @@ def _set_config_context(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> 
         except Exception as exc:
             internal_error(exc, "langchain.config")
     return result
+
+
+def _sequence_abatch(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """Name the sequence to the runs its ``abatch`` starts in tasks (see ``_graph``)."""
+
+    async def run() -> Any:
+        token = _graph.BATCHING.set(instance)
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            _graph.BATCHING.reset(token)
+
+    return run()
 
 
 def _model_call(argument: str, is_async: bool) -> Any:

@@ -11,7 +11,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
-from lc_helpers import call
+from lc_helpers import MODES, call
 from tracekit_langchain import _graph
 
 import tracekit
@@ -27,8 +27,9 @@ def edges(graph):
     return {(e["source"], e["target"], e["conditional"]) for e in graph["edges"]}
 
 
-async def test_the_root_runnable_records_its_graph(capture, mode):
-    await call(chain(), mode, {"topic": "Paris"})
+@pytest.mark.parametrize("how", [*MODES, "abatch"])  # abatch: each item's run in its own task
+async def test_the_root_runnable_records_its_graph(capture, how):
+    await call(chain(), how, {"topic": "Paris"})
     root = capture.span("RunnableSequence")
     graph = root["attributes"]["langchain.graph"]
     assert [n["name"] for n in graph["nodes"]] == [
