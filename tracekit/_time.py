@@ -26,28 +26,28 @@ def parse_time(text: str, now: float | None = None) -> int:
             store can hold (a signed 64-bit count of nanoseconds).
     """
     value = text.strip()
+    out = -1 << 64  # a value no store can hold: reported as out of range below
     match = _RELATIVE.fullmatch(value)
-    try:
-        if match:
+    if match:
+        try:
             seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
             ns = int(((time.time() if now is None else now) - seconds) * 1_000_000) * 1000
-        else:
-            if value[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read "Z"
-                value = value[:-1] + "+00:00"
-            try:
-                moment = dt.datetime.fromisoformat(value)
-            except ValueError:
-                raise ValueError(
-                    f"bad time {text!r}: use a date or datetime like 2026-11-24 or "
-                    "2026-11-24T10:00, or a duration ago like 15m, 2h, 3d"
-                ) from None
+        except OverflowError:  # 99999999999d
+            ns = out
+    else:
+        if value[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read "Z"
+            value = value[:-1] + "+00:00"
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"bad time {text!r}: use a date or datetime like 2026-11-24 or "
+                "2026-11-24T10:00, or a duration ago like 15m, 2h, 3d"
+            ) from None
+        try:
             ns = round(moment.timestamp() * 1_000_000) * 1000
-    except (OverflowError, OSError):  # 99999999999d, or year 1 in a zone east of UTC
-        ns = -1 << 64
-    except ValueError as exc:
-        if str(exc).startswith("bad time"):
-            raise
-        ns = -1 << 64  # the instant exists but the platform cannot place it (year 0)
+        except (OverflowError, OSError, ValueError):  # year 1 east of UTC, or year 0 locally
+            ns = out
     if ns not in _INT64:
         raise ValueError(f"time {text!r} is out of range")
     return ns
