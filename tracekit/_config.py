@@ -36,9 +36,6 @@ __all__ = [
     "stats",
 ]
 
-ENABLED = _state.ENABLED
-is_enabled = _state.is_enabled
-
 
 def _init_from_env() -> bool:
     """First use before ``init()``: only ``TRACEKIT_BACKEND`` turns tracing on."""

@@ -146,16 +146,8 @@ def _sync(spec: Spec) -> Callable[..., Any]:
             # Inputs are captured before the sampling decision (in open_span): only a
             # root can be sampled out, so that costs one capture per dropped trace.
             inputs, flags = _capture(spec, instance, args, kwargs)
-            attrs = spec.attrs
-            span = open_span(
-                spec.name,
-                spec.kind,
-                parent,
-                inputs,
-                flags,
-                None if attrs is None else dict(attrs),
-                spec.attrs_size,
-            )
+            attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
+            span = open_span(spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size)
         except Exception as exc:
             _guard.internal_error(exc, "decorator.open")
             span = NON_RECORDING
@@ -189,16 +181,8 @@ def _async(spec: Spec) -> Callable[..., Any]:
             # Inputs are captured before the sampling decision (in open_span): only a
             # root can be sampled out, so that costs one capture per dropped trace.
             inputs, flags = _capture(spec, instance, args, kwargs)
-            attrs = spec.attrs
-            span = open_span(
-                spec.name,
-                spec.kind,
-                parent,
-                inputs,
-                flags,
-                None if attrs is None else dict(attrs),
-                spec.attrs_size,
-            )
+            attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
+            span = open_span(spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size)
         except Exception as exc:
             _guard.internal_error(exc, "decorator.open")
             span = NON_RECORDING
@@ -234,16 +218,8 @@ def _begin(spec: Spec, parent: Span | None, captured: tuple[Any, int] | None) ->
     """Open a generator's span under ``parent`` with the inputs :func:`_defer` froze."""
     if captured is None:
         return NON_RECORDING
-    attrs = spec.attrs
-    return open_span(
-        spec.name,
-        spec.kind,
-        parent,
-        captured[0],
-        captured[1],
-        None if attrs is None else dict(attrs),
-        spec.attrs_size,
-    )
+    attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
+    return open_span(spec.name, spec.kind, parent, *captured, attrs, spec.attrs_size)
 
 
 def _generator(spec: Spec) -> Callable[..., Any]:
