@@ -29,9 +29,9 @@ from tracekit._serialize import DEFAULT_LIMITS, Limits
 
 # The live objects held here (spans, the pipeline, adapters) are typed Any: naming
 # their classes would make this leaf import the modules that build on it.
-Span = Any
-Pipeline = Any
-Integration = Any
+_Span = Any
+_Pipeline = Any
+_Integration = Any
 
 
 # -- the hot path ---------------------------------------------------------------------
@@ -57,7 +57,7 @@ class Runtime:
     )
 
     def __init__(self) -> None:
-        self.sink: Callable[[Span], None] = _drop
+        self.sink: Callable[[_Span], None] = _drop
         self.capture_inputs = True
         self.capture_outputs = True
         self.sample_rate = 1.0
@@ -70,7 +70,7 @@ class Runtime:
         self.flush_root: Callable[[], None] | None = None
 
 
-def _drop(span: Span) -> None:
+def _drop(span: _Span) -> None:
     """The sink before ``init()`` and after ``shutdown()``: nothing is kept."""
 
 
@@ -78,7 +78,7 @@ runtime = Runtime()
 
 # Spans started and not yet ended, oldest first (dicts keep insertion order).
 # The exporter thread ends the ones past the caps as abandoned.
-open_spans: dict[int, Span] = {}
+open_spans: dict[int, _Span] = {}
 
 
 class Switch(list):  # type: ignore[type-arg]
@@ -137,11 +137,11 @@ class Config:
     __slots__ = ("closed", "enabled", "hooks_registered", "options", "pipeline")
 
     def __init__(self) -> None:
-        self.pipeline: Pipeline | None = None
+        self.pipeline: _Pipeline | None = None
         self.options = Options()
         self.enabled: bool | None = None  # None: not decided yet (before init, env not read)
         # The last pipeline shut down: stats() reads it, late spans are counted there.
-        self.closed: Pipeline | None = None
+        self.closed: _Pipeline | None = None
         self.hooks_registered = False  # atexit and fork hooks: once per process, never undone
 
 
@@ -189,7 +189,7 @@ class Adapters:
     __slots__ = ("by_name", "discovered")
 
     def __init__(self) -> None:
-        self.by_name: dict[str, Integration] = {}
+        self.by_name: dict[str, _Integration] = {}
         self.discovered = False  # entry points loaded
 
 
