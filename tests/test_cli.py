@@ -572,3 +572,37 @@ def test_demo_that_cannot_store_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1
     assert "Traceback" not in err
 
+
+@pytest.mark.slow
+def test_python_dash_m_tracekit_is_the_tracekit_command(db, tmp_path):
+    ids = write_store(db, "one")
+    script = os.path.join(os.path.dirname(sys.executable), "tracekit")
+    assert os.path.isfile(script), "the tracekit script is installed next to the interpreter"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("TRACEKIT_BACKEND", None)
+    cases = [
+        (["--version"], 0),
+        ([], 2),  # no command: the help, on stderr
+        (["show"], 2),  # a bad argument
+        (["--db", str(tmp_path / "nope.db"), "ls"], 1),  # an error: one line
+        (["--db", str(db), "ls"], 0),
+        (["--db", str(db), "export", ids[0][:8]], 0),
+    ]
+    for argv, status in cases:
+        as_module, as_script = (
+            subprocess.run(
+                [*command, *argv],
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                env=env,
+                timeout=60,
+            )
+            for command in ([sys.executable, "-m", "tracekit"], [script])
+        )
+        assert as_module.returncode == status, (argv, as_module.stderr)
+        assert (as_module.returncode, as_module.stdout, as_module.stderr) == (
+            as_script.returncode,
+            as_script.stdout,
+            as_script.stderr,
+        ), argv
