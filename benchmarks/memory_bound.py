@@ -32,7 +32,7 @@ from typing import Any
 from _common import MIB, environment, rss_bytes, table, write_json
 
 import tracekit
-from tracekit import _config
+from tracekit import _state
 
 CHECKPOINTS = (0.10, 0.25, 0.50, 1.00)
 GROWTH_LIMIT_MIB = 20.0
@@ -70,7 +70,7 @@ def answer(i: int, question: str) -> str:
 
 def deep_size_of_queued_span() -> int:
     """Rough bytes one queued span of this shape holds (span + payload dicts + values)."""
-    pipeline = _config._pipeline
+    pipeline = _state.config.pipeline
     if pipeline is None or not pipeline._queue:
         return 0
     span = pipeline._queue[-1]

@@ -5,22 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
-from tracekit import _registry, integrations
+from tracekit import integrations
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "write-an-adapter.md"
 
 
 def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_registry():
-    _registry._reset()
-    yield
-    _registry._reset()
 
 
 def test_the_example_adapter_is_under_sixty_lines():

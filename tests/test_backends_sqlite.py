@@ -491,7 +491,7 @@ def fork_a_writer(db, trace_id):
             work("in child")
             code = 0 if tracekit.flush() else 2
         finally:
-            tracekit._config._pipeline = None  # skip the inherited exit handlers' work
+            tracekit._state.config.pipeline = None  # skip the inherited exit handlers' work
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0

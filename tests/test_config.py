@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import tracekit
-from tracekit import _config
+from tracekit import _state
 from tracekit.backends import ConsoleBackend, JsonlBackend, MemoryBackend, from_url
 
 
@@ -84,7 +84,7 @@ def test_environment_configures_init(monkeypatch, tmp_path):
     stats = tracekit.stats()
     assert stats["config"]["project"] == "from-env"
     assert stats["config"]["sample_rate"] == 0.25
-    assert isinstance(_config._pipeline.backends[0], JsonlBackend)
+    assert isinstance(_state.config.pipeline.backends[0], JsonlBackend)
 
 
 def test_explicit_arguments_win_over_the_environment(monkeypatch):
@@ -93,7 +93,7 @@ def test_explicit_arguments_win_over_the_environment(monkeypatch):
     monkeypatch.setenv("TRACEKIT_SAMPLE_RATE", "0.1")
     backend = MemoryBackend()
     tracekit.init(backend, project="explicit", sample_rate=1.0)
-    assert _config._pipeline.backends == [backend]
+    assert _state.config.pipeline.backends == [backend]
     assert tracekit.stats()["config"]["project"] == "explicit"
     assert tracekit.stats()["config"]["sample_rate"] == 1.0
 

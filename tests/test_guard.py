@@ -7,7 +7,7 @@ import logging
 import pytest
 
 import tracekit
-from tracekit import _guard, _span
+from tracekit import _guard, _state
 
 
 @tracekit.tool
@@ -21,7 +21,7 @@ def broken_clock():
 
 def test_internal_failure_on_the_hot_path_leaves_the_call_untraced(tracekit_capture, caplog):
     _guard.set_strict(False)  # production mode
-    _span.runtime.clock = broken_clock
+    _state.runtime.clock = broken_clock
     with caplog.at_level(logging.WARNING, logger="tracekit"):
         assert [work(i) for i in range(3)] == [0, 2, 4]
     assert tracekit.stats()["internal_errors"] == 3
@@ -30,7 +30,7 @@ def test_internal_failure_on_the_hot_path_leaves_the_call_untraced(tracekit_capt
 
 
 def test_internal_failure_raises_in_strict_mode(tracekit_capture):
-    _span.runtime.clock = broken_clock
+    _state.runtime.clock = broken_clock
     with pytest.raises(OSError, match="clock failed"):
         work(1)
     _guard.reset()
@@ -39,7 +39,7 @@ def test_internal_failure_raises_in_strict_mode(tracekit_capture):
 @pytest.mark.parametrize("shape", ["async", "generator", "async_generator"])
 async def test_internal_failure_in_every_shape_still_runs_the_code(tracekit_capture, shape):
     _guard.set_strict(False)
-    _span.runtime.clock = broken_clock
+    _state.runtime.clock = broken_clock
 
     @tracekit.trace
     async def coro():

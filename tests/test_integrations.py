@@ -16,13 +16,6 @@ import tracekit
 from tracekit import _registry, integrations
 
 
-@pytest.fixture(autouse=True)
-def _fresh_registry():
-    _registry._reset()
-    yield
-    _registry._reset()
-
-
 @pytest.fixture
 def client_module(tmp_path, monkeypatch):
     """A made-up client library, importable as `fakeclient`, not imported yet."""
@@ -73,12 +66,12 @@ class FakeIntegration(integrations.Integration):
 
     def _patch(self):
         FakeIntegration.patches += 1
-        integrations.wrap("fakeclient", "Client.ask", traced_ask)
-        integrations.wrap("fakeclient", "Client.stream", traced_stream)
+        integrations.wrap_method("fakeclient", "Client.ask", traced_ask)
+        integrations.wrap_method("fakeclient", "Client.stream", traced_stream)
 
     def _unpatch(self):
-        integrations.unwrap("fakeclient", "Client.ask")
-        integrations.unwrap("fakeclient", "Client.stream")
+        integrations.unwrap_method("fakeclient", "Client.ask")
+        integrations.unwrap_method("fakeclient", "Client.stream")
 
 
 def test_patching_before_the_import_applies_on_import(tracekit_capture, client_module):
@@ -132,7 +125,7 @@ def test_unpatch_restores_the_original_and_only_ours(client_module):
     # Someone else's wrapper added on top is never removed by us.
     theirs = wrapt.FunctionWrapper(original, lambda w, i, a, k: w(*a, **k))
     fakeclient.Client.ask = theirs
-    integrations.unwrap("fakeclient", "Client.ask")
+    integrations.unwrap_method("fakeclient", "Client.ask")
     assert fakeclient.Client.__dict__["ask"] is theirs
 
 

@@ -386,7 +386,7 @@ def test_forked_child_starts_fresh_and_never_exports_the_parent_queue(tmp_path):
                 tracekit.flush()
                 code = 0 if (stats["pending"], stats["created"]) == (0, 0) else 2
             finally:
-                tracekit._config._pipeline = None  # skip the inherited exit handlers' work
+                tracekit._state.config.pipeline = None  # skip the inherited exit handlers' work
                 os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import tracekit
-from tracekit import _span
+from tracekit import _state
 from tracekit.backends import MemoryBackend, SqliteBackend
 from tracekit.store import Store, StoreError, StoreNotFound, TraceNotFound
 from tracekit.testing import stepping_clock
@@ -104,7 +104,7 @@ def resilient(x):
 def test_list_traces_is_newest_first_with_the_aggregates_of_every_span(db, store):
     memory = MemoryBackend()
     tracekit.init([memory, f"sqlite:///{db}"])
-    _span.runtime.clock = stepping_clock()
+    _state.runtime.clock = stepping_clock()
     plan("What is 6x7?")
     resilient("input")
     assert tracekit.flush() is True

@@ -1,109 +1,51 @@
-"""init / flush / shutdown / stats: the only module with global state.
+"""init / flush / shutdown / stats: configuring and driving the pipeline.
 
-Everything tracekit holds between calls lives here (the active pipeline, the
-options, whether tracing is on) or is swapped from here (``_span.runtime``,
-which the hot path reads). ``_reset()`` puts it all back as if tracekit had
-just been imported; the pytest plugin calls it between tests.
+The values these functions change live in :mod:`tracekit._state` (the one home
+of process-wide state); the options and their validation in
+:mod:`tracekit._options`. :func:`_reset` is the one reset for tests: it stops
+the pipeline, the adapters' patches and thread propagation, then puts every
+value of ``_state`` back as if tracekit had just been imported.
 """
 
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tracekit import _context, _guard, _span
+from tracekit import _context, _guard, _registry, _state
+from tracekit._options import DEFAULT_BACKEND, DEFAULT_FLUSH_TIMEOUT, Options
+from tracekit._pipeline import DROP_REASONS, Pipeline
 from tracekit._processors import MIN_SECRET_LEN
-from tracekit._serialize import DEFAULT_LIMITS, Limits
+from tracekit._span import FORKED
+from tracekit.backends import resolve
+from tracekit.backends._protocol import abilities_of
 
 if TYPE_CHECKING:
-    from tracekit._pipeline import Pipeline
     from tracekit._processors import Processor
     from tracekit.backends import Backend
 
-DEFAULT_BACKEND = "sqlite:///.tracekit/traces.db"
-DEFAULT_FLUSH_TIMEOUT = 5.0
+__all__ = [
+    "DEFAULT_BACKEND",
+    "DEFAULT_FLUSH_TIMEOUT",
+    "flush",
+    "init",
+    "shutdown",
+    "stats",
+]
 
-
-@dataclasses.dataclass(frozen=True)
-class Options:
-    """The resolved configuration of one pipeline (see ``init`` for meanings)."""
-
-    project: str = "default"
-    sample_rate: float = 1.0
-    capture_inputs: bool = True
-    capture_outputs: bool = True
-    redact: bool = True
-    processors: tuple[Processor, ...] = ()
-    limits: Limits = DEFAULT_LIMITS
-    queue_max_spans: int = 2048
-    queue_max_bytes: int = 64 << 20
-    batch_size: int = 512
-    export_interval: float | None = None  # None: 1 s, or the backends' own (5 s remote)
-    flush_timeout: float = DEFAULT_FLUSH_TIMEOUT
-    export_timeout: float = 10.0
-    max_open_spans: int = 10_000
-    max_span_age_s: float = 3600.0
-    propagate_threads: bool = True
-    flush_on_root_end: bool = False
-
-
-_lock = threading.RLock()
-_enabled: bool | None = None  # None: not decided yet (before init, env not read)
-
-
-class _Switch(list):  # type: ignore[type-arg]
-    """The decorators' ``enabled`` hook: non-empty while tracing is on.
-
-    wrapt tests a non-callable ``enabled`` by its truth value, in C; a list's
-    truth value is its length, so checking costs no Python call on each
-    traced call (a callable hook would). See ``_Undecided`` for the first use.
-    """
-
-    __slots__ = ()
-
-
-class _Undecided(_Switch):
-    """Before ``init()``: the first truth test reads the environment once."""
-
-    __slots__ = ()
-
-    def __len__(self) -> int:
-        return 1 if _init_from_env() else 0
-
-
-ENABLED: _Switch = _Undecided()
-
-
-def _set_enabled(value: bool | None) -> None:
-    """Record whether tracing is on; None means "read the environment on first use"."""
-    global _enabled
-    _enabled = value
-    ENABLED.clear()
-    if value:
-        ENABLED.append(1)
-    ENABLED.__class__ = _Undecided if value is None else _Switch
-
-
-_pipeline: Pipeline | None = None
-_options = Options()
-_atexit_registered = False
-
-
-def is_enabled() -> bool:
-    """Whether decorators record spans now (the truth value of ``ENABLED``)."""
-    return bool(ENABLED)
+ENABLED = _state.ENABLED
+is_enabled = _state.is_enabled
 
 
 def _init_from_env() -> bool:
     """First use before ``init()``: only ``TRACEKIT_BACKEND`` turns tracing on."""
-    with _lock:
-        if _enabled is not None:
-            return _enabled
+    with _state.lock:
+        config = _state.config
+        if config.enabled is not None:
+            return config.enabled
         if os.environ.get("TRACEKIT_BACKEND") and not _env_disabled():
             try:
                 init()
@@ -111,10 +53,13 @@ def _init_from_env() -> bool:
                 _guard.log_once(
                     "env-init", "tracekit: TRACEKIT_BACKEND is invalid (%s); tracing off", exc
                 )
-                _set_enabled(False)
+                _state.set_enabled(False)
         else:
-            _set_enabled(False)
-        return bool(_enabled)
+            _state.set_enabled(False)
+        return bool(config.enabled)
+
+
+_state.on_first_use = _init_from_env
 
 
 def _env_disabled() -> bool:
@@ -196,66 +141,36 @@ def init(
     Raises:
         ValueError: on a bad backend URL or option, before anything changes.
     """
-    global _pipeline, _options
-    from tracekit import backends as _backends
-    from tracekit._pipeline import Pipeline
-
-    with _lock:
+    with _state.lock:
         is_on = (not _env_disabled()) if enabled is None else bool(enabled)
         rate = sample_rate if sample_rate is not None else _env_sample_rate()
-        rate = 1.0 if rate is None else float(rate)
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"sample_rate must be between 0 and 1, got {rate!r}")
-        for label, value in (
-            ("max_string_chars", max_string_chars),
-            ("max_depth", max_depth),
-            ("max_items", max_items),
-            ("max_record_bytes", max_record_bytes),
-            ("queue_max_spans", queue_max_spans),
-            ("queue_max_bytes", queue_max_bytes),
-            ("batch_size", batch_size),
-            ("max_open_spans", max_open_spans),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{label} must be a positive integer, got {value!r}")
-        for label, seconds in (
-            ("export_interval", 1.0 if export_interval is None else export_interval),
-            ("flush_timeout", flush_timeout),
-            ("export_timeout", export_timeout),
-            ("max_span_age_s", max_span_age_s),
-        ):
-            if (
-                not isinstance(seconds, (int, float))
-                or isinstance(seconds, bool)
-                or not (0 < seconds < float("inf") or (label == "max_span_age_s" and seconds == 0))
-            ):
-                kind = "zero or a positive" if label == "max_span_age_s" else "a positive"
-                raise ValueError(f"{label} must be {kind} number of seconds, got {seconds!r}")
-        processors: tuple[Processor, ...] = ()
-        if callable(redact):
-            processors = (redact,)
+        processors: tuple[Processor, ...] = (redact,) if callable(redact) else ()
         options = Options(
             project=project or os.environ.get("TRACEKIT_PROJECT") or "default",
-            sample_rate=rate,
+            sample_rate=1.0 if rate is None else rate,
             capture_inputs=capture_inputs,
             capture_outputs=capture_outputs,
             redact=bool(redact),
             processors=processors,
-            limits=Limits(max_string_chars, max_depth, max_items, max_record_bytes),
+            propagate_threads=propagate_threads,
+            flush_on_root_end=flush_on_root_end,
+            max_string_chars=max_string_chars,
+            max_depth=max_depth,
+            max_items=max_items,
+            max_record_bytes=max_record_bytes,
             queue_max_spans=queue_max_spans,
             queue_max_bytes=queue_max_bytes,
             batch_size=batch_size,
             export_interval=export_interval,
-            propagate_threads=propagate_threads,
-            flush_on_root_end=flush_on_root_end,
-            flush_timeout=float(flush_timeout),
-            export_timeout=float(export_timeout),
+            flush_timeout=flush_timeout,
+            export_timeout=export_timeout,
             max_open_spans=max_open_spans,
-            max_span_age_s=float(max_span_age_s),
+            max_span_age_s=max_span_age_s,
         )
-        # Resolve backends first: a bad URL fails here, before the old pipeline goes.
+        # Resolve backends and read their abilities first: a bad URL or backend
+        # fails here, before the old pipeline goes.
         new_backends = (
-            _backends.resolve(
+            resolve(
                 backend
                 if backend is not None
                 else os.environ.get("TRACEKIT_BACKEND") or DEFAULT_BACKEND
@@ -263,47 +178,45 @@ def init(
             if is_on
             else []
         )
-        _shutdown_locked(_options.flush_timeout)
-        _options = options
+        abilities = [abilities_of(b) for b in new_backends]
+        config = _state.config
+        _shutdown_locked(config.options.flush_timeout)
+        config.options = options
         if not is_on:
-            _set_enabled(False)
+            _state.set_enabled(False)
             _context.uninstall_thread_propagation()
             return
-        _pipeline = pipeline = Pipeline(new_backends, options)
-        rt = _span.runtime
-        rt.capture_inputs = capture_inputs
-        rt.capture_outputs = capture_outputs
-        rt.sample_rate = rate
-        rt.limits = options.limits
-        # Clean payloads skip the exporter's cuts: only when no cut could apply
-        # to them (item lists sit at depth 2; short strings are under 15 chars).
-        limits = options.limits
-        could_cut = limits.max_string_chars < MIN_SECRET_LEN or limits.max_depth < 2
-        rt.clean_items = -1 if could_cut else limits.max_items
-        rt.flush_root = _flush_root if flush_on_root_end else None
-        rt.sink = pipeline.submit
+        config.pipeline = pipeline = Pipeline(new_backends, options, abilities)
+        _configure_runtime(options, pipeline)
         if propagate_threads:
             _context.install_thread_propagation()
         else:
             _context.uninstall_thread_propagation()
         _register_process_hooks()
-        _set_enabled(True)
+        _state.set_enabled(True)
     if integrations:
-        _autopatch(integrations)
+        _registry.autopatch(None if integrations is True else list(integrations))
 
 
-def _autopatch(integrations: bool | Iterable[str]) -> None:
-    """``init(integrations=True | [names])``: patch now, or when the library is imported."""
-    from tracekit import integrations as _integrations
-
-    names = None if integrations is True else list(integrations)  # type: ignore[arg-type]
-    _integrations.autopatch(names)
+def _configure_runtime(options: Options, pipeline: Pipeline) -> None:
+    """Write the hot path's settings for a new pipeline (in place: modules bind ``runtime``)."""
+    rt = _state.runtime
+    rt.capture_inputs = options.capture_inputs
+    rt.capture_outputs = options.capture_outputs
+    rt.sample_rate = options.sample_rate
+    rt.limits = limits = options.limits
+    # Clean payloads skip the exporter's cuts: only when no cut could apply
+    # to them (item lists sit at depth 2; short strings are under 15 chars).
+    could_cut = limits.max_string_chars < MIN_SECRET_LEN or limits.max_depth < 2
+    rt.clean_items = -1 if could_cut else limits.max_items
+    rt.flush_root = _flush_root if options.flush_on_root_end else None
+    rt.sink = pipeline.submit
 
 
 def _flush_root() -> None:
-    pipeline = _pipeline
+    pipeline = _state.config.pipeline
     if pipeline is not None:
-        pipeline.flush(_options.flush_timeout)
+        pipeline.flush(_state.config.options.flush_timeout)
 
 
 def flush(timeout: float | None = None) -> bool:
@@ -313,11 +226,13 @@ def flush(timeout: float | None = None) -> bool:
         True when everything was exported; False on timeout or when a backend
         failed meanwhile (counted in ``stats()``). Never raises.
     """
-    pipeline = _pipeline
+    config = _state.config
+    pipeline = config.pipeline
     if pipeline is None:
         return True
     try:
-        return pipeline.flush(_options.flush_timeout if timeout is None else max(0.0, timeout))
+        bound = config.options.flush_timeout if timeout is None else max(0.0, timeout)
+        return pipeline.flush(bound)
     except Exception as exc:
         _guard.internal_error(exc, "config.flush", reraise=False)
         return False
@@ -331,33 +246,30 @@ def shutdown(timeout: float | None = None) -> bool:
     Returns:
         True if everything was exported within ``timeout`` (default 5 s).
     """
-    with _lock:
-        ok = _shutdown_locked(_options.flush_timeout if timeout is None else timeout)
-        if _enabled:
-            _set_enabled(False)
+    with _state.lock:
+        config = _state.config
+        ok = _shutdown_locked(config.options.flush_timeout if timeout is None else timeout)
+        if config.enabled:
+            _state.set_enabled(False)
         return ok
 
 
 def _shutdown_locked(timeout: float) -> bool:
-    global _pipeline
-    pipeline = _pipeline
+    config = _state.config
+    pipeline = config.pipeline
     if pipeline is None:
         return True
-    _pipeline = None
+    config.pipeline = None
     try:
         ok = pipeline.shutdown(timeout)
     except Exception as exc:
         _guard.internal_error(exc, "config.shutdown", reraise=False)
         ok = False
     # Keep counting what arrives late: spans still open now end into the closed pipeline.
-    _span.runtime.sink = pipeline.submit
-    _span.runtime.flush_root = None
-    _closed_pipelines.append(pipeline)
-    del _closed_pipelines[:-1]
+    _state.runtime.sink = pipeline.submit
+    _state.runtime.flush_root = None
+    config.closed = pipeline
     return ok
-
-
-_closed_pipelines: list[Pipeline] = []
 
 
 def stats() -> dict[str, Any]:
@@ -366,44 +278,34 @@ def stats() -> dict[str, Any]:
     Keys: created, exported, pending, open_spans, worker_restarts,
     dropped.{queue_full, backend_error, timeout, storage_full, oversize,
     after_shutdown, abandoned, filtered, processor_error, rejected, unreachable,
-    unavailable, spool_full} (and any reason a backend names), internal_errors,
-    enabled, pid, and the published defaults in force under ``config``.
+    unavailable, spool_full} (and any reason a backend names), internal_errors
+    (tracekit's and the adapters' own failures), foreign_resets (context tokens
+    reset from another context, repaired), enabled, pid, and the published
+    defaults in force under ``config``.
     """
-    pipeline = _pipeline or (_closed_pipelines[-1] if _closed_pipelines else None)
+    config = _state.config
+    pipeline = config.pipeline or config.closed
+    counts: dict[str, Any]
     if pipeline is not None:
-        result = pipeline.stats()
+        counts = pipeline.stats()
     else:
-        from tracekit._pipeline import DROP_REASONS
-
-        result = {
+        counts = {
             "created": 0,
             "exported": 0,
             "pending": 0,
-            "open_spans": len(_span.open_spans),
+            "open_spans": len(_state.open_spans),
             "worker_restarts": 0,
             "dropped": dict.fromkeys(DROP_REASONS, 0),
             "pid": os.getpid(),
         }
-    opts = _options
-    result["internal_errors"] = _guard.internal_errors
-    result["enabled"] = bool(_enabled)
-    result["config"] = {
-        "project": opts.project,
-        "sample_rate": opts.sample_rate,
-        "queue_max_spans": opts.queue_max_spans,
-        "queue_max_bytes": opts.queue_max_bytes,
-        "batch_size": opts.batch_size,
-        "export_interval": pipeline.interval if pipeline is not None else opts.export_interval,
-        "flush_timeout": opts.flush_timeout,
-        "export_timeout": opts.export_timeout,
-        "max_string_chars": opts.limits.max_string_chars,
-        "max_record_bytes": opts.limits.max_record_bytes,
-        "max_depth": opts.limits.max_depth,
-        "max_items": opts.limits.max_items,
-        "max_open_spans": opts.max_open_spans,
-        "max_span_age_s": opts.max_span_age_s,
-    }
-    return result
+    reported = config.options.reported()
+    if pipeline is not None:
+        reported["export_interval"] = pipeline.interval
+    counts["internal_errors"] = _state.guard.internal_errors
+    counts["foreign_resets"] = _state.context.foreign_resets
+    counts["enabled"] = bool(config.enabled)
+    counts["config"] = reported
+    return counts
 
 
 # -- process hooks -------------------------------------------------------------------
@@ -415,39 +317,38 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _lock
-    _lock = threading.RLock()  # the parent may have held it while forking
-    for span in list(_span.open_spans.values()):
-        span._flags |= _span.FORKED  # the parent exports these, never the child
-    _span.open_spans.clear()
-    if _pipeline is not None:
-        _pipeline.after_fork_in_child()
+    _state.lock = threading.RLock()  # the parent may have held it while forking
+    open_spans = _state.open_spans
+    for span in list(open_spans.values()):
+        span._flags |= FORKED  # the parent exports these, never the child
+    open_spans.clear()
+    pipeline = _state.config.pipeline
+    if pipeline is not None:
+        pipeline.after_fork_in_child()
 
 
 def _register_process_hooks() -> None:
-    global _atexit_registered
-    if _atexit_registered:
+    config = _state.config
+    if config.hooks_registered:
         return
     atexit.register(_at_exit)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
-    _atexit_registered = True
+    config.hooks_registered = True
 
 
 def _reset() -> None:
-    """Forget all configuration, as if tracekit had just been imported (tests)."""
-    global _pipeline, _options
-    with _lock:
+    """Put tracekit back as if it had just been imported: the one reset (tests).
+
+    Stops the pipeline (bounded: 1 s), removes every adapter's patches and
+    forgets the registrations, removes thread propagation, clears the current
+    span of the caller's context, then resets every value in ``_state``:
+    options, runtime settings, open spans, guard and context counters, the
+    store's per-path state.
+    """
+    with _state.lock:
         _shutdown_locked(1.0)
-        _closed_pipelines.clear()
-        _set_enabled(None)
-        _pipeline = None
-        _options = Options()
-        _span.runtime.__init__()  # type: ignore[misc]
-        _span.open_spans.clear()
+        _registry._reset()
         _context.uninstall_thread_propagation()
-        adapters = sys.modules.get("tracekit.integrations")
-        if adapters is not None:  # a test's patches must not leak into the next test
-            adapters.unpatch()
         _context.CURRENT.set(None)  # in the caller's context (the test's)
-        _guard.reset()
+        _state.reset()

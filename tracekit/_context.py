@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import wrapt
 
-from tracekit import _guard
+from tracekit import _guard, _state
 
 if TYPE_CHECKING:
     from tracekit._span import Span
@@ -31,21 +31,19 @@ CURRENT: contextvars.ContextVar[Span | None] = contextvars.ContextVar(
 
 F = TypeVar("F")
 
-foreign_resets = 0
 
-
-def detach(token: contextvars.Token[Span | None], span: Span, parent: Span | None) -> None:
-    """Pop ``span`` pushed with ``token``; a reset from a foreign context is handled.
+def restore(token: contextvars.Token[Span | None], span: Span, parent: Span | None) -> None:
+    """Pop ``span`` pushed with ``token``; a reset from a foreign context is repaired.
 
     ``ContextVar.reset`` raises when the token was made in another context (a
     generator finalised by GC or closed from another task). Then the current
-    context never saw the push, so it is only repaired if it shows ``span``.
+    context never saw the push, so it is only repaired if it shows ``span``
+    (counted in ``stats()["foreign_resets"]``).
     """
-    global foreign_resets
     try:
         CURRENT.reset(token)
     except (ValueError, RuntimeError):
-        foreign_resets += 1
+        _state.context.foreign_resets += 1
         if CURRENT.get() is span:
             CURRENT.set(parent)
 
@@ -118,7 +116,6 @@ _PATCHES: tuple[tuple[Any, str, Callable[..., Any]], ...] = (
     (threading.Thread, "start", _thread_start),
     (concurrent.futures.ThreadPoolExecutor, "submit", _executor_submit),
 )
-_installed = False
 _install_lock = threading.Lock()
 
 
@@ -128,23 +125,21 @@ def install_thread_propagation() -> None:
     ``asyncio.to_thread`` copies the context by itself; ``loop.run_in_executor``
     goes through ``ThreadPoolExecutor.submit``, so both are covered.
     """
-    global _installed
     with _install_lock:
-        if _installed:
+        if _state.context.propagating:
             return
         for owner, attr, wrapper in _PATCHES:
             wrapt.wrap_function_wrapper(owner, attr, wrapper)
-        _installed = True
+        _state.context.propagating = True
 
 
 def uninstall_thread_propagation() -> None:
     """Undo :func:`install_thread_propagation`, removing only our own wrapper."""
-    global _installed
     with _install_lock:
-        if not _installed:
+        if not _state.context.propagating:
             return
         for owner, attr, wrapper in _PATCHES:
             current = owner.__dict__.get(attr)
             if isinstance(current, wrapt.FunctionWrapper) and current._self_wrapper is wrapper:
                 setattr(owner, attr, current.__wrapped__)
-        _installed = False
+        _state.context.propagating = False

@@ -2,7 +2,7 @@
 
 ``trace`` analyses the callable once (``_spec``), picks the wrapper for its
 shape (``_wrappers``) and returns a ``wrapt.FunctionWrapper`` whose
-``enabled`` hook is ``_config.ENABLED``: before ``init()`` (or with tracing
+``enabled`` hook is ``_state.ENABLED``: before ``init()`` (or with tracing
 off) wrapt calls the function directly and none of our code runs.
 """
 
@@ -13,9 +13,9 @@ from typing import Any, Protocol, TypeVar, overload
 
 import wrapt
 
-from tracekit import _config
 from tracekit._span import SpanKind
 from tracekit._spec import Spec
+from tracekit._state import ENABLED
 from tracekit._wrappers import MAKERS, shape
 
 F = TypeVar("F")
@@ -45,7 +45,7 @@ def _decorate(
         raise TypeError(f"tracekit.trace expects a function or method, got {type(fn).__name__}")
     spec = Spec(inner, name, kind, capture_inputs, capture_outputs, ignore_inputs, metadata, tags)
     # wrapt tests a non-callable `enabled` by truth value (in C); its stub only names bool.
-    wrapper = TracedFunction(fn, MAKERS[shape(inner)](spec), enabled=_config.ENABLED)  # type: ignore[arg-type]
+    wrapper = TracedFunction(fn, MAKERS[shape(inner)](spec), enabled=ENABLED)  # type: ignore[arg-type]
     wrapper._self_spec = spec
     return wrapper
 

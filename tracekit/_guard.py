@@ -10,34 +10,37 @@ failure raises and a bug cannot hide behind the guard in tests.
 from __future__ import annotations
 
 import logging
-import threading
+
+from tracekit import _state
 
 logger = logging.getLogger("tracekit")
 logger.addHandler(logging.NullHandler())
 
-_strict = False
-_logged: set[str] = set()
-_lock = threading.Lock()
-internal_errors = 0
+# The counters and the strict flag are process-wide state: _state.guard.
 
 
 def set_strict(value: bool) -> None:
     """Make internal errors raise (tests) or only log and count (production)."""
-    global _strict
-    _strict = value
+    _state.guard.strict = value
 
 
 def is_strict() -> bool:
     """Return whether internal errors are re-raised."""
-    return _strict
+    return _state.guard.strict
+
+
+def count() -> int:
+    """How many internal errors were recorded since the last reset."""
+    return _state.guard.internal_errors
 
 
 def log_once(reason: str, message: str, *args: object) -> None:
     """Log ``message`` at WARNING the first time ``reason`` is seen."""
-    with _lock:
-        if reason in _logged:
+    with _state.guard_lock:
+        logged = _state.guard.logged
+        if reason in logged:
             return
-        _logged.add(reason)
+        logged.add(reason)
     logger.warning(message, *args)
 
 
@@ -51,21 +54,22 @@ def internal_error(exc: BaseException, where: str, *, reraise: bool = True) -> N
             thread, where raising would only kill the worker (tests check the
             ``internal_errors`` count instead).
     """
-    global internal_errors
-    internal_errors += 1
+    guard = _state.guard
+    with _state.guard_lock:
+        guard.internal_errors += 1
     log_once(
         f"internal:{where}:{type(exc).__name__}",
         "tracekit internal error in %s (%s); tracing continues without it",
         where,
         type(exc).__name__,
     )
-    if _strict and reraise:
+    if guard.strict and reraise:
         raise exc
 
 
 def reset() -> None:
-    """Forget what was logged and counted (test helper)."""
-    global internal_errors
-    with _lock:
-        _logged.clear()
-    internal_errors = 0
+    """Forget what was logged and counted (the strict flag stays as it is)."""
+    guard = _state.guard
+    with _state.guard_lock:
+        guard.logged.clear()
+        guard.internal_errors = 0

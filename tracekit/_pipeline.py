@@ -22,26 +22,19 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tracekit import _guard, _processors
 from tracekit._context import CURRENT
+from tracekit._lifecycle import payload_size
 from tracekit._runner import OK, STUCK, TIMEOUT, BackendRunner
-from tracekit._span import (
-    ABANDONED,
-    IN_CLEAN,
-    NON_RECORDING,
-    OUT_CLEAN,
-    Span,
-    open_spans,
-    payload_size,
-    runtime,
-    set_end_reason,
-)
+from tracekit._span import ABANDONED, IN_CLEAN, NON_RECORDING, OUT_CLEAN, Span, set_end_reason
+from tracekit._state import open_spans, runtime
 from tracekit.backends._errors import BatchDropped, StorageFull
+from tracekit.backends._protocol import Abilities, ForkAware, ReportsLateDrops, abilities_of
 
 if TYPE_CHECKING:
-    from tracekit._config import Options
+    from tracekit._options import Options
     from tracekit.backends import Backend
 
 DROP_REASONS = (
@@ -134,13 +127,24 @@ def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
 class Pipeline:
     """Queue + exporter thread feeding one or more backends."""
 
-    def __init__(self, backends: Sequence[Backend], options: Options) -> None:
+    def __init__(
+        self,
+        backends: Sequence[Backend],
+        options: Options,
+        abilities: Sequence[Abilities] | None = None,
+    ) -> None:
         self.backends = list(backends)
-        self.runners = [BackendRunner(b, options.export_timeout) for b in self.backends]
-        # Backends that want spans still in progress (a store showing running work).
-        self.started_runners = [
-            r for r in self.runners if callable(getattr(r.backend, "export_started", None))
+        # Each backend's optional abilities, read once (init() reads them before
+        # anything changes, so a bad one fails there).
+        self.abilities = (
+            list(abilities) if abilities is not None else [abilities_of(b) for b in self.backends]
+        )
+        self.runners = [
+            BackendRunner(b, a, options.export_timeout)
+            for b, a in zip(self.backends, self.abilities, strict=True)
         ]
+        # Backends that want spans still in progress (a store showing running work).
+        self.started_runners = [r for r in self.runners if r.abilities.live]
         self.options = options
         self.failures = 0  # failed exports and flushes: flush() reports them
         self.exported = 0
@@ -149,8 +153,8 @@ class Pipeline:
         self._batch_size = options.batch_size
         self.worker_restarts = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
-        intervals = [getattr(b, "export_interval", None) for b in self.backends]
-        self.interval = options.export_interval or min([float(i) for i in intervals if i] or [1.0])
+        intervals = [a.interval for a in self.abilities if a.interval]
+        self.interval = options.export_interval or min(intervals or [1.0])
         self._fresh_state()
         if self.started_runners:
             # A store shows work in progress: its scan must run even before any
@@ -544,11 +548,9 @@ class Pipeline:
         self.worker_restarts = 0
         for runner in self.runners:
             runner.after_fork_in_child()
-        for backend in self.backends:
-            hook = getattr(backend, "after_fork", None)
-            if hook is not None:
+            if runner.abilities.fork_aware:
                 try:
-                    hook()
+                    cast("ForkAware", runner.backend).after_fork()
                 except Exception as exc:
                     _guard.internal_error(exc, "pipeline.after_fork", reraise=False)
 
@@ -556,11 +558,12 @@ class Pipeline:
         """Counters for ``tracekit.stats()``."""
         dropped_at_submit = self.dropped["queue_full"] + self.dropped["after_shutdown"]
         dropped = dict(self.dropped)
-        for backend in self.backends:
+        for runner in self.runners:
             # Spans a backend accepted and lost later (a spooled batch the receiver refused).
-            later = getattr(backend, "dropped_later", None)
-            for reason, count in later.items() if isinstance(later, dict) else ():
-                dropped[reason] = dropped.get(reason, 0) + count
+            if runner.abilities.late_drops:
+                later = cast("ReportsLateDrops", runner.backend).dropped_later
+                for reason, count in list(later.items()):
+                    dropped[reason] = dropped.get(reason, 0) + count
         return {
             "created": self._seq_in + dropped_at_submit,
             "exported": self.exported,

@@ -11,7 +11,7 @@ Runs on the exporter thread, once per span, in this order:
    None``, where None drops the record (counted).
 
 Head sampling is decided at the root span on the hot path instead (a sampled
-out trace creates no spans at all), see ``_span.sampled_out``.
+out trace creates no spans at all), see ``_lifecycle.admit_root``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import wrapt
 
-from tracekit import _guard
+from tracekit import _guard, _state
 
 ENTRY_POINT_GROUP = "tracekit.integrations"
 
@@ -128,9 +128,7 @@ class Integration:
 
 # -- registry -------------------------------------------------------------------------
 
-_registry: dict[str, Integration] = {}
-_registry_lock = threading.RLock()
-_discovered = False
+# The registry itself is process-wide state: _state.adapters (by_name, discovered).
 
 
 def register(integration: Integration | type[Integration]) -> Integration:
@@ -138,19 +136,19 @@ def register(integration: Integration | type[Integration]) -> Integration:
     instance = integration() if isinstance(integration, type) else integration
     if not instance.name:
         raise ValueError(f"{type(instance).__name__} has no name")
-    with _registry_lock:
-        return _registry.setdefault(instance.name, instance)
+    with _state.adapters_lock:
+        return _state.adapters.by_name.setdefault(instance.name, instance)
 
 
 def _discover() -> None:
     """Load adapters registered through the ``tracekit.integrations`` entry points."""
-    global _discovered
-    with _registry_lock:
-        if _discovered:
+    with _state.adapters_lock:
+        adapters = _state.adapters
+        if adapters.discovered:
             return
-        _discovered = True
+        adapters.discovered = True
         for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if entry.name in _registry:
+            if entry.name in adapters.by_name:
                 continue
             try:
                 register(entry.load())
@@ -166,8 +164,8 @@ def _discover() -> None:
 def registered() -> dict[str, Integration]:
     """Every known adapter by name: registered by hand or through entry points."""
     _discover()
-    with _registry_lock:
-        return dict(_registry)
+    with _state.adapters_lock:
+        return dict(_state.adapters.by_name)
 
 
 def get(name: str) -> Integration:
@@ -200,14 +198,14 @@ def unpatch(names: Iterable[str] | None = None) -> None:
 
 
 def _reset() -> None:
-    """Unpatch everything and forget registrations (tests)."""
-    global _discovered
-    with _registry_lock:
-        for integration in _registry.values():
+    """Unpatch every adapter and forget the registrations (part of ``_config._reset``)."""
+    with _state.adapters_lock:
+        adapters = _state.adapters
+        for integration in adapters.by_name.values():
             with contextlib.suppress(Exception):
                 integration.unpatch()
-        _registry.clear()
-        _discovered = False
+        adapters.by_name.clear()
+        adapters.discovered = False
 
 
 def _split_requirement(requirement: str) -> tuple[str, str]:

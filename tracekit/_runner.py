@@ -25,6 +25,7 @@ from typing import Any
 
 from tracekit._context import CURRENT
 from tracekit._span import NON_RECORDING
+from tracekit.backends._protocol import Abilities
 
 OK = "ok"
 TIMEOUT = "timeout"  # the call did not return in time (it may still be running)
@@ -44,12 +45,13 @@ class _Call:
 class BackendRunner:
     """Runs ``export``/``flush``/``shutdown`` of one backend with a time bound."""
 
-    def __init__(self, backend: Any, timeout: float) -> None:
+    def __init__(self, backend: Any, abilities: Abilities, timeout: float) -> None:
         self.backend = backend
+        self.abilities = abilities
         self.timeout = timeout
         self.name = type(backend).__name__
-        self.threaded = getattr(backend, "remote", False) is True
-        if self.threaded and hasattr(backend, "export_timeout"):
+        self.threaded = abilities.remote
+        if self.threaded and abilities.takes_timeout:
             # A remote backend that declares it learns its bound, to finish (spool,
             # count by reason) before the runner gives up on the call.
             try:

@@ -1,8 +1,10 @@
-"""The live span, span kinds, the seed's hand-built tree API, and ``to_record``.
+"""The live span and span kinds: one constructor for a span's fields, and its setters.
 
 A :class:`Span` is mutable while it is open. When it ends it is handed to the
 pipeline as it is; the exporter thread turns it into the span record of
-DESIGN.md (``_pipeline.to_record``), so the traced call never pays for that.
+DESIGN.md (``_record.to_record``), so the traced call never pays for that.
+Opening and ending spans is :mod:`tracekit._lifecycle`; the seed's tree API
+(``tracekit.log``) is :mod:`tracekit._seed`.
 Inputs and outputs are frozen when they are captured: a dict of short plain
 values is kept as it is (those values cannot change), anything else becomes
 JSON text (``_serialize``), so later mutation by the caller cannot change them.
@@ -12,15 +14,12 @@ from __future__ import annotations
 
 import enum
 import json
-import random
-import sys
-import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tracekit import _serialize
-from tracekit._serialize import DEFAULT_LIMITS, Limits
+from tracekit._state import runtime
 
 
 class SpanKind(str, enum.Enum):
@@ -59,50 +58,6 @@ OUT_CLEAN = 32  # same for outputs
 END_REASON = "tracekit.end_reason"
 
 
-class _Runtime:
-    """Hot-path settings, swapped as a whole by ``_config.init``/``_reset``.
-
-    One object with slots: the traced call reads plain attributes, never a
-    lock and never a dict of options.
-    """
-
-    __slots__ = (
-        "capture_inputs",
-        "capture_outputs",
-        "clean_items",
-        "clock",
-        "flush_root",
-        "limits",
-        "new_id",
-        "sample_rate",
-        "sink",
-    )
-
-    def __init__(self) -> None:
-        self.sink: Callable[[Span], None] = _drop
-        self.capture_inputs = True
-        self.capture_outputs = True
-        self.sample_rate = 1.0
-        self.limits: Limits = DEFAULT_LIMITS
-        # Most keys a clean payload may have: max_items, or -1 (never clean)
-        # when the string cap is below the clean string length.
-        self.clean_items = DEFAULT_LIMITS.max_items
-        self.clock: Callable[[], int] = time.time_ns
-        self.new_id: Callable[[int], int] = random.getrandbits
-        self.flush_root: Callable[[], None] | None = None
-
-
-def _drop(span: Span) -> None:
-    """The sink before ``init()`` and after ``shutdown()``: nothing is kept."""
-
-
-runtime = _Runtime()
-
-# Spans started and not yet ended, oldest first (dicts keep insertion order).
-# The exporter thread ends the ones past the caps as abandoned.
-open_spans: dict[int, Span] = {}
-
-
 class Span:
     """A unit of work: an agent step, a tool call, a chain, an LLM request.
 
@@ -122,7 +77,7 @@ class Span:
     __slots__ = (
         "__weakref__",
         "_attrs",
-        "_children",  # hand-built spans only (seed API): read with getattr
+        "_children",  # hand-built spans only (seed API)
         "_error",
         "_events",
         "_extra_size",
@@ -131,8 +86,8 @@ class Span:
         "_model",
         "_outputs",
         "_parent_id",
-        "_planned_end_ns",  # only hand-built spans set it; read with getattr
-        "_results",  # hand-built spans only (seed API): read with getattr
+        "_planned_end_ns",  # hand-built spans only: the end time given, 0 if none
+        "_results",  # hand-built spans only (seed API)
         "_size",
         "_span_id",
         "_status",
@@ -198,27 +153,16 @@ class Span:
             inputs: initial inputs mapping.
             outputs: initial outputs mapping.
         """
-        rt = runtime
-        self.name = name if name is not None else "span"
-        self.kind = kind_name(span_kind) if span_kind is not None else "CHAIN"
-        self._trace_id = 0
-        self._parent_id = 0
-        self._span_id = _parse_id(span_id) if span_id else (rt.new_id(64) or 1)
-        self.start_ns = start_time_ms * 1_000_000 if start_time_ms is not None else rt.clock()
-        self.end_ns = 0
-        self._status = "OK"
-        self._error = None
-        self._inputs = None
-        self._outputs = None
-        self._model = None
-        self._usage = None
-        self._attrs = None
-        self._events = None
-        self._children = None
-        self._results = None
-        self._flags = 0
-        self._extra_size = 0
-        self._size = 0
+        setup(
+            self,
+            name if name is not None else "span",
+            kind_name(span_kind) if span_kind is not None else "CHAIN",
+            0,
+            0,
+            _parse_id(span_id) if span_id else (runtime.new_id(64) or 1),
+            None,
+            start_time_ms * 1_000_000 if start_time_ms is not None else runtime.clock(),
+        )
         if end_time_ms is not None:
             self._planned_end_ns = end_time_ms * 1_000_000
         if status_code is not None and status_code.upper() == "ERROR":
@@ -370,7 +314,7 @@ class Span:
         if self.end_ns:
             return
         limits = runtime.limits
-        results = getattr(self, "_results", None)  # unset on spans the decorators open
+        results = self._results
         if results is None:
             results = self._results = []
         results.append(
@@ -379,7 +323,7 @@ class Span:
 
     def add_child_span(self, child: Span) -> None:
         """Attach ``child`` under this span (seed API)."""
-        children = getattr(self, "_children", None)  # unset on spans the decorators open
+        children = self._children
         if children is None:
             children = self._children = []
         children.append(child)
@@ -387,7 +331,7 @@ class Span:
     @property
     def child_spans(self) -> list[Span]:
         """The hand-built children of this span."""
-        return list(getattr(self, "_children", None) or ())
+        return list(self._children or ())
 
 
 class NonRecordingSpan(Span):
@@ -401,15 +345,9 @@ class NonRecordingSpan(Span):
     __slots__ = ()
 
     def __init__(self) -> None:
-        self.name = ""
-        self.kind = "CHAIN"
-        self._trace_id = 0
-        self._span_id = 0
-        self._parent_id = 0
-        self.start_ns = 0
+        setup(self, "", "CHAIN", 0, 0, 0, None, 0)
         # Marked as ended: every setter of Span already ignores an ended span.
         self.end_ns = 1
-        self._status = "OK"
 
     @property
     def is_recording(self) -> bool:
@@ -428,27 +366,27 @@ class NonRecordingSpan(Span):
         pass
 
 
-NON_RECORDING = NonRecordingSpan()
+def setup(
+    span: Span,
+    name: str,
+    kind: str,
+    trace_id: int,
+    parent_id: int,
+    span_id: int,
+    inputs: dict[str, Any] | str | None,
+    start_ns: int,
+) -> None:
+    """Set every field of ``span``: the one place a span's fields are initialised.
 
-
-# -- hot-path helpers (used by the decorators and span()) ---------------------------
-
-
-def start_span(
-    name: str, kind: str, parent: Span | None, inputs: dict[str, Any] | str | None
-) -> Span:
-    """Open a live span under ``parent`` (a new trace when None) and register it."""
-    rt = runtime
-    span = Span.__new__(Span)
-    if parent is None:
-        span._trace_id = rt.new_id(128) or 1
-        span._parent_id = 0
-    else:
-        span._trace_id = parent._trace_id
-        span._parent_id = parent._span_id
-    span._span_id = sid = rt.new_id(64) or 1
+    ``Span(...)`` (the seed's constructor), ``NonRecordingSpan()`` and
+    ``_lifecycle.open_span`` (the hot path) all come here, so no field is ever
+    unset and no reader needs ``getattr(span, ..., None)``.
+    """
     span.name = name
     span.kind = kind
+    span._trace_id = trace_id
+    span._parent_id = parent_id
+    span._span_id = span_id
     span._inputs = inputs
     span._outputs = None
     span._status = "OK"
@@ -457,51 +395,17 @@ def start_span(
     span._usage = None
     span._attrs = None
     span._events = None
+    span._children = None
+    span._results = None
     span._flags = 0
     span._extra_size = 0
+    span._size = 0
+    span._planned_end_ns = 0
     span.end_ns = 0
-    span.start_ns = rt.clock()
-    open_spans[sid] = span
-    return span
+    span.start_ns = start_ns
 
 
-def sampled_out() -> bool:
-    """Head sampling, decided once per trace at its root."""
-    rate = runtime.sample_rate
-    return rate < 1.0 and random.random() >= rate
-
-
-def end_span(span: Span) -> None:
-    """End ``span`` now and hand it to the pipeline (exactly once)."""
-    if span.end_ns:
-        return
-    rt = runtime
-    span.end_ns = rt.clock()
-    open_spans.pop(span._span_id, None)
-    if span._flags & FORKED:
-        return
-    inputs, outputs = span._inputs, span._outputs
-    # payload_size() twice, inlined: this runs once per traced call.
-    span._size = (
-        256
-        + span._extra_size
-        + (0 if inputs is None else len(inputs) if type(inputs) is str else 64 * len(inputs))
-        + (0 if outputs is None else len(outputs) if type(outputs) is str else 64 * len(outputs))
-    )
-    rt.sink(span)
-    if span._parent_id == 0 and rt.flush_root is not None:
-        rt.flush_root()
-
-
-def payload_size(payload: dict[str, Any] | str | None) -> int:
-    """Approximate bytes a frozen payload holds (for the queue's byte cap).
-
-    JSON text counts its length; a dict holds only short plain values
-    (``_serialize.freeze``), so its length bounds it.
-    """
-    if payload is None:
-        return 0
-    return len(payload) if type(payload) is str else 64 * len(payload)
+NON_RECORDING = NonRecordingSpan()
 
 
 def error_type(exc: BaseException) -> str:
@@ -519,37 +423,6 @@ def set_error(span: Span, exc: BaseException) -> None:
     limit = runtime.limits.max_string_chars
     message = _serialize.cut_string(_serialize.safe_str(exc), limit)
     span._error = {"type": error_type(exc), "message": message, "stack": stack[-limit:]}
-
-
-def finish(span: Span, exc: BaseException | None = None) -> None:
-    """End ``span``: normally, or because ``exc`` left it (see :func:`end_with_exception`)."""
-    if exc is None:
-        end_span(span)
-    else:
-        end_with_exception(span, exc)
-
-
-def end_with_exception(span: Span, exc: BaseException) -> None:
-    """End ``span`` because ``exc`` left it, recording why.
-
-    ``GeneratorExit`` means the code was closed early (status stays OK, end
-    reason "closed"); a cancelled asyncio task is an error with end reason
-    "cancelled"; anything else is an error. A span that has ended already
-    (exported as abandoned meanwhile) is left as it was exported.
-    """
-    if span.end_ns:
-        return
-    if isinstance(exc, GeneratorExit):
-        span._flags |= CLOSED
-        set_end_reason(span, "closed")
-    else:
-        set_error(span, exc)
-        # asyncio is looked up, not imported: without it no CancelledError exists.
-        asyncio = sys.modules.get("asyncio")
-        if asyncio is not None and isinstance(exc, asyncio.CancelledError):
-            span._flags |= CANCELLED
-            set_end_reason(span, "cancelled")
-    end_span(span)
 
 
 def set_end_reason(span: Span, reason: str) -> None:
@@ -591,22 +464,6 @@ def _freeze_mapping(value: Any, default_key: str) -> dict[str, Any] | str:
 
 def _as_mapping(value: Any, default_key: str) -> Any:
     return value if isinstance(value, Mapping) else {default_key: value}
-
-
-def is_inside(span: Span, ancestor: Span) -> bool:
-    """Whether ``span`` descends from ``ancestor`` (walked up through the open spans)."""
-    if span._trace_id != ancestor._trace_id:
-        return False
-    target = ancestor._span_id
-    parent_id = span._parent_id
-    while parent_id:
-        if parent_id == target:
-            return True
-        parent = open_spans.get(parent_id)
-        if parent is None:
-            return False
-        parent_id = parent._parent_id
-    return False
 
 
 def _parse_id(value: str) -> int:

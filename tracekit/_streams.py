@@ -17,7 +17,8 @@ from typing import Any, Protocol
 import wrapt
 
 from tracekit import _guard
-from tracekit._span import CLOSED, NON_RECORDING, Span, end_span, end_with_exception, set_end_reason
+from tracekit._lifecycle import end_span, end_with_exception
+from tracekit._span import CLOSED, NON_RECORDING, Span, set_end_reason
 
 
 class Accumulator(Protocol):

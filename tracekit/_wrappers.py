@@ -14,22 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from tracekit import _guard, _serialize
-from tracekit._context import CURRENT, detach
+from tracekit._context import CURRENT, restore
+from tracekit._lifecycle import end_span, end_with_exception, open_span
 from tracekit._processors import MIN_SECRET_LEN
-from tracekit._span import (
-    CLOSED,
-    IN_CLEAN,
-    NON_RECORDING,
-    OUT_CLEAN,
-    Span,
-    end_span,
-    end_with_exception,
-    runtime,
-    sampled_out,
-    set_end_reason,
-    start_span,
-)
+from tracekit._span import CLOSED, IN_CLEAN, NON_RECORDING, OUT_CLEAN, Span, set_end_reason
 from tracekit._spec import Spec
+from tracekit._state import runtime
 
 _get = CURRENT.get
 _set = CURRENT.set
@@ -78,27 +68,17 @@ def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, in
     return bound, IN_CLEAN if clean else 0
 
 
-def _begin(spec: Spec, parent: Span | None, captured: tuple[Any, int]) -> Span:
-    span = start_span(spec.name, spec.kind, parent, captured[0])
-    span._flags = captured[1]
-    if spec.attrs is not None:
-        span._attrs = dict(spec.attrs)
-        span._extra_size = spec.attrs_size
-    return span
-
-
 def _open(spec: Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Span:
-    """Start the span for one call; NON_RECORDING when the trace is sampled out."""
-    if parent is None and runtime.sample_rate < 1.0 and sampled_out():
-        return NON_RECORDING
-    # _begin inlined: one Python frame less on the hottest path.
+    """Start the span for one call; NON_RECORDING when the trace is sampled out.
+
+    The inputs are captured before the sampling decision: only a root span
+    can be sampled out, so that costs one capture per dropped trace.
+    """
     inputs, flags = _capture(spec, instance, args, kwargs)
-    span = start_span(spec.name, spec.kind, parent, inputs)
-    span._flags = flags
-    if spec.attrs is not None:
-        span._attrs = dict(spec.attrs)
-        span._extra_size = spec.attrs_size
-    return span
+    attrs = spec.attrs
+    if attrs is None:
+        return open_span(spec.name, spec.kind, parent, inputs, flags)
+    return open_span(spec.name, spec.kind, parent, inputs, flags, dict(attrs), spec.attrs_size)
 
 
 def _close_ok(spec: Spec, span: Span, result: Any) -> None:
@@ -184,14 +164,14 @@ def _sync(spec: Spec) -> Callable[..., Any]:
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            detach(token, span, parent)
+            restore(token, span, parent)
             if span is not NON_RECORDING:
                 _close_error(span, exc)
             raise
         try:
             _reset(token)
         except (ValueError, RuntimeError):
-            detach(token, span, parent)
+            restore(token, span, parent)
         if span is not NON_RECORDING:
             _close_ok(spec, span, result)
         return result
@@ -215,11 +195,11 @@ def _async(spec: Spec) -> Callable[..., Any]:
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            detach(token, span, parent)
+            restore(token, span, parent)
             if span is not NON_RECORDING:
                 _close_error(span, exc)
             raise
-        detach(token, span, parent)
+        restore(token, span, parent)
         if span is not NON_RECORDING:
             _close_ok(spec, span, result)
         return result
@@ -227,28 +207,28 @@ def _async(spec: Spec) -> Callable[..., Any]:
     return traced_coroutine
 
 
-_SAMPLED_OUT: Any = object()
+def _defer(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, int] | None:
+    """For generators: freeze the inputs now (the caller may change the arguments later).
 
-
-def _defer(spec: Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Any:
-    """For generators: sample and freeze inputs now; the span opens on first resume."""
+    The span opens on first resume (:func:`_begin`); None when capturing failed.
+    """
     try:
-        if parent is None and runtime.sample_rate < 1.0 and sampled_out():
-            return _SAMPLED_OUT
         return _capture(spec, instance, args, kwargs)
     except Exception as exc:
         _guard.internal_error(exc, "decorator.capture")
-        return _SAMPLED_OUT
+        return None
 
 
-def _begin_guarded(spec: Spec, parent: Span | None, inputs: Any) -> Span:
-    if inputs is _SAMPLED_OUT:
+def _begin(spec: Spec, parent: Span | None, captured: tuple[Any, int] | None) -> Span:
+    """Open a generator's span under ``parent`` with the inputs :func:`_defer` froze."""
+    if captured is None:
         return NON_RECORDING
-    try:
-        return _begin(spec, parent, inputs)
-    except Exception as exc:
-        _guard.internal_error(exc, "decorator.begin")
-        return NON_RECORDING
+    attrs = spec.attrs
+    if attrs is None:
+        return open_span(spec.name, spec.kind, parent, captured[0], captured[1])
+    return open_span(
+        spec.name, spec.kind, parent, captured[0], captured[1], dict(attrs), spec.attrs_size
+    )
 
 
 def _generator(spec: Spec) -> Callable[..., Any]:
@@ -256,11 +236,11 @@ def _generator(spec: Spec) -> Callable[..., Any]:
         parent = _get()
         if parent is NON_RECORDING:
             return wrapped(*args, **kwargs)
-        inputs = _defer(spec, parent, instance, args, kwargs)
+        inputs = _defer(spec, instance, args, kwargs)
         try:
             gen = wrapped(*args, **kwargs)  # runs no user code: only binds arguments
         except BaseException as exc:
-            span = _begin_guarded(spec, parent, inputs)
+            span = _begin(spec, parent, inputs)
             if span is not NON_RECORDING:
                 _close_error(span, exc)
             raise
@@ -277,7 +257,7 @@ def _drive(spec: Spec, parent: Span | None, inputs: Any, gen: Any) -> Any:  # no
     step, so closing this generator from another task or by GC cannot corrupt
     anyone's context.
     """
-    span = _begin_guarded(spec, parent, inputs)
+    span = _begin(spec, parent, inputs)
     recording = span is not NON_RECORDING
     cap = runtime.limits.max_items
     items: list[Any] = []
@@ -293,19 +273,19 @@ def _drive(spec: Spec, parent: Span | None, inputs: Any, gen: Any) -> Any:  # no
                 exc, thrown = thrown, None
                 item = gen.throw(exc)
         except StopIteration as stop:
-            detach(token, span, parent)
+            restore(token, span, parent)
             if recording:
                 _close_items(spec, span, items, total, closed=False)
             return stop.value
         except BaseException as exc:
-            detach(token, span, parent)
+            restore(token, span, parent)
             if recording:
                 _close_error(span, exc)
             raise
         try:
             _reset(token)
         except (ValueError, RuntimeError):
-            detach(token, span, parent)
+            restore(token, span, parent)
         if total < cap:
             items.append(item)
         total += 1
@@ -317,11 +297,11 @@ def _drive(spec: Spec, parent: Span | None, inputs: Any, gen: Any) -> Any:  # no
             try:
                 gen.close()
             except BaseException as exc:
-                detach(token, span, parent)
+                restore(token, span, parent)
                 if recording:
                     _close_error(span, exc)
                 raise
-            detach(token, span, parent)
+            restore(token, span, parent)
             if recording:
                 _close_items(spec, span, items, total, closed=True)
             raise
@@ -334,11 +314,11 @@ def _async_generator(spec: Spec) -> Callable[..., Any]:
         parent = _get()
         if parent is NON_RECORDING:
             return wrapped(*args, **kwargs)
-        inputs = _defer(spec, parent, instance, args, kwargs)
+        inputs = _defer(spec, instance, args, kwargs)
         try:
             agen = wrapped(*args, **kwargs)
         except BaseException as exc:
-            span = _begin_guarded(spec, parent, inputs)
+            span = _begin(spec, parent, inputs)
             if span is not NON_RECORDING:
                 _close_error(span, exc)
             raise
@@ -349,7 +329,7 @@ def _async_generator(spec: Spec) -> Callable[..., Any]:
 
 async def _adrive(spec: Spec, parent: Span | None, inputs: Any, agen: Any) -> Any:  # noqa: PLR0915
     """The async twin of :func:`_drive`: the span is current only inside ``agen``."""
-    span = _begin_guarded(spec, parent, inputs)
+    span = _begin(spec, parent, inputs)
     recording = span is not NON_RECORDING
     cap = runtime.limits.max_items
     items: list[Any] = []
@@ -365,19 +345,19 @@ async def _adrive(spec: Spec, parent: Span | None, inputs: Any, agen: Any) -> An
                 exc, thrown = thrown, None
                 item = await agen.athrow(exc)
         except StopAsyncIteration:
-            detach(token, span, parent)
+            restore(token, span, parent)
             if recording:
                 _close_items(spec, span, items, total, closed=False)
             return
         except BaseException as exc:
-            detach(token, span, parent)
+            restore(token, span, parent)
             if recording:
                 _close_error(span, exc)
             raise
         try:
             _reset(token)
         except (ValueError, RuntimeError):
-            detach(token, span, parent)
+            restore(token, span, parent)
         if total < cap:
             items.append(item)
         total += 1
@@ -388,11 +368,11 @@ async def _adrive(spec: Spec, parent: Span | None, inputs: Any, agen: Any) -> An
             try:
                 await agen.aclose()
             except BaseException as exc:
-                detach(token, span, parent)
+                restore(token, span, parent)
                 if recording:
                     _close_error(span, exc)
                 raise
-            detach(token, span, parent)
+            restore(token, span, parent)
             if recording:
                 _close_items(spec, span, items, total, closed=True)
             raise

@@ -2,7 +2,7 @@
 
 An adapter is an :class:`Integration` subclass with a name, the distribution
 it supports, and ``_patch``/``_unpatch`` methods that wrap the client's
-functions with :func:`wrap` and restore them with :func:`unwrap`. First-party
+functions with :func:`wrap_method` and restore them with :func:`unwrap_method`. First-party
 adapters (the ``integrations/`` folder of the repository, each its own
 distribution) use only this module, and register through the entry-point group
 ``tracekit.integrations`` exactly as a third party does.
@@ -23,15 +23,17 @@ import contextlib
 import contextvars
 import importlib
 import importlib.metadata
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
 import wrapt
 
-from tracekit import _config, _context, _guard, _serialize
-from tracekit._context import CURRENT
-from tracekit._context import detach as _detach
+from tracekit import _guard, _serialize, _state
+from tracekit._context import CURRENT, restore
+from tracekit._lifecycle import finish, is_inside
+from tracekit._lifecycle import open_span as _open_span
 from tracekit._registry import (
     ENTRY_POINT_GROUP,
     Integration,
@@ -41,17 +43,7 @@ from tracekit._registry import (
     registered,
     unpatch,
 )
-from tracekit._span import (
-    NON_RECORDING,
-    Span,
-    SpanKind,
-    finish,
-    is_inside,
-    kind_name,
-    runtime,
-    sampled_out,
-    start_span,
-)
+from tracekit._span import NON_RECORDING, Span, SpanKind, kind_name
 from tracekit._streams import Accumulator, AsyncTracedStream, TracedStream
 
 __all__ = [
@@ -77,7 +69,9 @@ __all__ = [
     "trace_stream_async",
     "unpatch",
     "unwrap",
+    "unwrap_method",
     "wrap",
+    "wrap_method",
 ]
 
 # -- wrapping -------------------------------------------------------------------------
@@ -96,12 +90,12 @@ def _resolve(target: str | ModuleType | type, path: str) -> tuple[Any, str]:
     return owner, attribute
 
 
-def wrap(
+def wrap_method(
     target: str | ModuleType | type,
     path: str,
     wrapper: Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any],
 ) -> None:
-    """Wrap ``target.path``: ``wrap("openai.resources.embeddings", "Embeddings.create", w)``.
+    """Patch ``target.path`` with a wrapt wrapper: ``wrap_method(Client, "ask", w)``.
 
     ``target`` is a module name, a module or a class.
 
@@ -116,8 +110,8 @@ def wrap(
     setattr(owner, attribute, _OurWrapper(original, wrapper))
 
 
-def unwrap(target: str | ModuleType | type, path: str) -> None:
-    """Undo :func:`wrap`: restore the original only if the attribute is still ours."""
+def unwrap_method(target: str | ModuleType | type, path: str) -> None:
+    """Undo :func:`wrap_method`: restore the original only if the attribute is still ours."""
     try:
         owner, attribute = _resolve(target, path)
     except (ImportError, AttributeError):
@@ -127,12 +121,44 @@ def unwrap(target: str | ModuleType | type, path: str) -> None:
         setattr(owner, attribute, current_value.__wrapped__)
 
 
+def wrap(
+    target: str | ModuleType | type,
+    path: str,
+    wrapper: Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any],
+) -> None:
+    """Deprecated alias of :func:`wrap_method` (``tracekit.wrap`` binds a callable to a context).
+
+    .. deprecated:: 0.1
+        Use :func:`wrap_method`.
+    """
+    warnings.warn(
+        "tracekit.integrations.wrap is deprecated: use tracekit.integrations.wrap_method",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    wrap_method(target, path, wrapper)
+
+
+def unwrap(target: str | ModuleType | type, path: str) -> None:
+    """Deprecated alias of :func:`unwrap_method`.
+
+    .. deprecated:: 0.1
+        Use :func:`unwrap_method`.
+    """
+    warnings.warn(
+        "tracekit.integrations.unwrap is deprecated: use tracekit.integrations.unwrap_method",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    unwrap_method(target, path)
+
+
 # -- spans that outlive the call --------------------------------------------------------
 
 
 def enabled() -> bool:
     """Whether tracing is on now (``init()`` called, not disabled): one cheap check."""
-    return _config.is_enabled()
+    return _state.is_enabled()
 
 
 def open_span(
@@ -152,19 +178,14 @@ def open_span(
     Returns a non-recording span when tracing is off, unsampled or suppressed,
     or when ``parent`` is not recording.
     """
-    if not _config.is_enabled():
-        return NON_RECORDING
     if parent is None:
         parent = CURRENT.get()
-        if parent is None and sampled_out():
-            return NON_RECORDING
-    if parent is NON_RECORDING:
-        return NON_RECORDING
     try:
         frozen = None
-        if inputs is not None and runtime.capture_inputs:
-            frozen = _serialize.freeze(dict(inputs), runtime.limits)
-        return start_span(name, kind_name(kind), parent, frozen)
+        rt = _state.runtime
+        if inputs is not None and rt.capture_inputs and parent is not NON_RECORDING:
+            frozen = _serialize.freeze(dict(inputs), rt.limits)
+        return _open_span(name, kind_name(kind), parent, frozen)
     except Exception as exc:
         _guard.internal_error(exc, "integrations.open_span")
         return NON_RECORDING
@@ -208,15 +229,19 @@ def attach(span: Span | None) -> contextvars.Token[Span | None]:
 
 
 def detach(token: contextvars.Token[Span | None]) -> None:
-    """Restore the span that was current before :func:`attach` returned ``token``.
+    """Reset the current span to the value it had before :func:`attach` returned ``token``.
 
-    Never raises: a token from another context (a generator finalised elsewhere)
-    leaves this context as it is, and is counted like tracekit's own.
+    Never raises. A token made in another context (a generator finalised
+    elsewhere) leaves this context as it is; that is logged once through the
+    ``tracekit`` logger and counted in ``stats()["foreign_resets"]``.
     """
     try:
         CURRENT.reset(token)
     except (ValueError, RuntimeError):
-        _context.foreign_resets += 1
+        _state.context.foreign_resets += 1
+        _guard.log_once(
+            "integrations.detach", "tracekit: detach() got a token from another context; ignored"
+        )
 
 
 @contextlib.contextmanager
@@ -230,7 +255,7 @@ def current(span: Span) -> Iterator[Span]:
     try:
         yield span
     finally:
-        _detach(token, span, parent)
+        restore(token, span, parent)
 
 
 def finish_span(span: Span, error: BaseException | None = None) -> None:

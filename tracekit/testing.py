@@ -29,11 +29,12 @@ from typing import Any
 
 import pytest
 
-from tracekit import _config, _guard, _span
+from tracekit import _config, _guard, _state
 from tracekit.backends.memory import MemoryBackend
 
 __all__ = [
     "Capture",
+    "reset",
     "sequential_ids",
     "stepping_clock",
     "tracekit_capture",
@@ -133,18 +134,28 @@ def stepping_clock(
     return lambda: next(counter)
 
 
-def _capture(**init_options: Any) -> Iterator[Capture]:
+def reset() -> None:
+    """Put tracekit back as if it had just been imported, for a test suite's own fixtures.
+
+    Stops the pipeline (bounded), removes every adapter's patches and forgets
+    registered adapters, removes thread propagation, and resets configuration,
+    counters and open spans. The fixtures below call it before and after each test.
+    """
     _config._reset()
+
+
+def _capture(**init_options: Any) -> Iterator[Capture]:
     was_strict = _guard.is_strict()
+    reset()
     _guard.set_strict(True)
     backend = MemoryBackend()
     _config.init(backend, **init_options)
     try:
         yield Capture(backend)
-        errors = _guard.internal_errors
+        errors = _guard.count()
         assert errors == 0, f"tracekit had {errors} internal error(s) during the test"
     finally:
-        _config._reset()
+        reset()
         _guard.set_strict(was_strict)
 
 
@@ -158,7 +169,7 @@ def tracekit_capture() -> Iterator[Capture]:
 def tracekit_deterministic() -> Iterator[Capture]:
     """Like ``tracekit_capture``, with sequential ids and a fake clock."""
     for capture in _capture():
-        rt = _span.runtime
+        rt = _state.runtime
         rt.new_id = sequential_ids()
         rt.clock = stepping_clock()
         yield capture

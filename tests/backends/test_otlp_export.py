@@ -298,7 +298,7 @@ def test_the_exporters_own_http_calls_are_not_traced(receiver):
         with tracekit.span("http.request"):
             return wrapped(*args, **kwargs)
 
-    integrations.wrap(requests.Session, "request", traced_request)
+    integrations.wrap_method(requests.Session, "request", traced_request)
     try:
         tracekit.init([otlp_url(receiver), "memory"])
         search("first")
@@ -309,7 +309,7 @@ def test_the_exporters_own_http_calls_are_not_traced(receiver):
         assert tracekit.flush(timeout=10)
         spans = receiver.wait_for_spans(3)
     finally:
-        integrations.unwrap(requests.Session, "request")
+        integrations.unwrap_method(requests.Session, "request")
     assert sorted(s["name"] for s in spans) == ["http.request", "search", "search"]
     assert len(receiver.requests) == 2  # both exports went through the wrapped method
 

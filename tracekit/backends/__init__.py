@@ -2,28 +2,48 @@
 
 A backend is any object with three methods (:class:`Backend`); inheriting is
 not required. The exporter thread calls them with batches of span records
-(the dicts of DESIGN.md), never from the traced call. Backends are chosen by
-URL scheme through one table, which is also the list a bad URL error names.
+(the dicts of DESIGN.md), never from the traced call. Optional abilities are
+protocols of their own (:class:`LiveBackend`, :class:`RemoteBackend`,
+:class:`ForkAware`, :class:`ReportsLateDrops`), read once at ``init()``.
+Backends are chosen by URL scheme through one table, which is also the list a
+bad URL error names. The backends of the extras (``otlp``, ``wandb``) are
+submodules imported on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from tracekit.backends._errors import BatchDropped, StorageFull
+from tracekit.backends._protocol import (
+    Backend,
+    ForkAware,
+    LiveBackend,
+    RemoteBackend,
+    ReportsLateDrops,
+)
 from tracekit.backends.console import ConsoleBackend
 from tracekit.backends.jsonl import JsonlBackend
 from tracekit.backends.memory import MemoryBackend
 from tracekit.backends.sqlite import SqliteBackend
 
+if TYPE_CHECKING:
+    from tracekit.backends import otlp as otlp
+    from tracekit.backends import wandb as wandb
+
 __all__ = [
     "Backend",
     "BatchDropped",
     "ConsoleBackend",
+    "ForkAware",
     "JsonlBackend",
+    "LiveBackend",
     "MemoryBackend",
+    "RemoteBackend",
+    "ReportsLateDrops",
     "SqliteBackend",
     "StorageFull",
     "from_url",
@@ -31,38 +51,14 @@ __all__ = [
     "resolve",
 ]
 
+# The extras' backends: their dependencies load only when they are used (PEP 562).
+_EXTRAS = frozenset({"otlp", "wandb"})
 
-@runtime_checkable
-class Backend(Protocol):
-    """What the pipeline needs from a backend.
 
-    A backend that runs out of space raises :class:`StorageFull` (counted as
-    ``storage_full``); one that gives up on some or all of a batch for a
-    reason of its own raises :class:`BatchDropped` (each span counted under
-    the reason it names, the rest of the batch as exported); anything else it
-    raises is counted as ``backend_error``.
-
-    Optional: ``export_started(records)`` receives records of spans open for
-    longer than one export interval (``end_ns`` None, status ``RUNNING``), so a
-    store can show work in progress; the final record of the span follows.
-    ``remote = True`` for a backend that talks to the
-    network (its calls then run on a thread of their own, each bounded by
-    ``init(export_timeout=...)``, which the runner writes into the backend's
-    ``export_timeout`` attribute if it has one), ``export_interval`` (seconds between
-    batches; remote backends ask for 5), ``after_fork()`` (called in a
-    forked child before it exports anything, to reopen files or connections)
-    and ``dropped_later`` (a dict reason -> spans the backend accepted and
-    lost afterwards, added to ``stats()["dropped"]``).
-    """
-
-    def export(self, records: Sequence[dict[str, Any]]) -> None:
-        """Store or send a batch of finished span records. May raise: it is counted."""
-
-    def flush(self) -> None:
-        """Make everything exported so far durable or sent."""
-
-    def shutdown(self) -> None:
-        """Flush and release resources; no export follows."""
+def __getattr__(name: str) -> Any:
+    if name in _EXTRAS:
+        return importlib.import_module(f"tracekit.backends.{name}")
+    raise AttributeError(f"module 'tracekit.backends' has no attribute {name!r}")
 
 
 def _path_of(url: str, rest: str) -> str:

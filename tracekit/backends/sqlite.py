@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from tracekit import _state
 from tracekit._schema import migrate
 from tracekit.backends._errors import StorageFull
 
@@ -289,21 +290,16 @@ class SqliteBackend:
         """
         self._lock = threading.Lock()
         if self._conn is not None:
-            _inherited.append(self._conn)
+            _state.inherited_connections.append(self._conn)
         self._conn = None
-        _STARTED.clear()
+        _state.started_by_path.clear()
         self._started = _started_in(self.path)
         self._usage_below = {}
 
 
-_inherited: list[sqlite3.Connection] = []  # connections a forked child must not close
-
-
-_STARTED: dict[str, set[str]] = {}
-
-
 def _started_in(path: str) -> set[str]:
-    return _STARTED.setdefault(os.path.realpath(path), set())
+    """The started span ids of one database file, shared by this process's writers of it."""
+    return _state.started_by_path.setdefault(os.path.realpath(path), set())
 
 
 def _wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:

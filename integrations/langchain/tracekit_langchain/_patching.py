@@ -19,7 +19,14 @@ from typing import Any, cast
 
 import wrapt
 
-from tracekit.integrations import attach, detach, enabled, internal_error, unwrap, wrap
+from tracekit.integrations import (
+    attach,
+    detach,
+    enabled,
+    internal_error,
+    unwrap_method,
+    wrap_method,
+)
 from tracekit_langchain import _graph, _streaming
 from tracekit_langchain._handler import TracekitHandler, enter_run, model_run_span
 
@@ -111,7 +118,7 @@ def unpatch() -> None:
         targets.append(_GRAPH_CONFIG)
     for module, path in targets:
         try:
-            unwrap(module, path)
+            unwrap_method(module, path)
         except (AttributeError, ImportError):
             pass  # never wrapped: it was missing
 
@@ -119,7 +126,7 @@ def unpatch() -> None:
 def _try_wrap(module: Any, path: str, wrapper: Any) -> None:
     """Install one hook; a private name gone from this release is skipped, said once."""
     try:
-        wrap(module, path, wrapper)
+        wrap_method(module, path, wrapper)
     except (AttributeError, ImportError) as exc:
         name = f"{getattr(module, '__name__', module)}.{path}"
         if name not in _missing:

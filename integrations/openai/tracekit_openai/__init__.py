@@ -46,7 +46,7 @@ the adapter's tests on it too), 1.66.5 (the first with the Responses API) and
 
 from __future__ import annotations
 
-from tracekit.integrations import Integration, unwrap, wrap
+from tracekit.integrations import Integration, unwrap_method, wrap_method
 from tracekit_openai._wrappers import (
     BETA_CHAT_PARSE,
     CHAT_CREATE,
@@ -105,7 +105,7 @@ class OpenAIIntegration(Integration):
             kind = AsyncCall if is_async else SyncCall
             call = kind(endpoint, models, unread)
             try:
-                wrap(module, path, call)
+                wrap_method(module, path, call)
             except (ImportError, AttributeError):
                 if required:
                     raise
@@ -117,4 +117,4 @@ class OpenAIIntegration(Integration):
             call.live = False
         self._calls.clear()
         for module, path, *_ in TARGETS:
-            unwrap(module, path)
+            unwrap_method(module, path)

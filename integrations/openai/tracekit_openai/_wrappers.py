@@ -9,16 +9,15 @@ it ends when the stream is exhausted, closed, exited, fails or is collected.
 The two twins differ only by ``await``.
 
 The user's call runs exactly once and its exception propagates unchanged (the
-same object). Our own failures never reach the caller: they are counted in
-:data:`internal_errors` and logged once through the ``tracekit`` logger,
-without payloads, and the call goes on with a partial span or none (the
-adapter's own tests fail on any such error).
+same object). Our own failures never reach the caller: they go to the adapter
+API's ``internal_error`` (counted in ``tracekit.stats()["internal_errors"]``,
+logged once through the ``tracekit`` logger without payloads, raised only
+under the pytest plugin's strict mode), and the call goes on with a partial
+span or none.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, NamedTuple
@@ -33,17 +32,12 @@ from tracekit.integrations import (
     TracedStream,
     current,
     finish_span,
+    internal_error,
     open_span,
 )
 from tracekit_openai import _extract
 from tracekit_openai._accumulate import ChatStream, ResponsesStream, write
 from tracekit_openai._extract import Found
-
-logger = logging.getLogger("tracekit")
-
-internal_errors = 0
-_logged: set[str] = set()
-_lock = threading.Lock()
 
 # The span of the OpenAI call running in this context. A patched method that an
 # other patched method calls (openai 1.40's beta ``parse`` calls ``create``)
@@ -242,7 +236,7 @@ def _start(call: _Call, kwargs: Mapping[str, Any]) -> tuple[Span, str | None] | 
         elif params:
             span.set_attribute("model_parameters", params)
     except Exception as exc:
-        _internal_error(exc, "start")
+        internal_error(exc, "openai.start")
         if span is not None:
             finish_span(span)
         return None
@@ -256,7 +250,7 @@ def _fail(span: Span, exc: BaseException) -> None:
         if isinstance(status, int):
             span.set_attribute("openai.status_code", status)
     except Exception as inner:
-        _internal_error(inner, "fail")
+        internal_error(inner, "openai.fail")
     finish_span(span, exc)
 
 
@@ -280,7 +274,7 @@ def _end(
             return proxy(result, span, accumulator(model))
         _record(call, span, model, kwargs, result)
     except Exception as exc:
-        _internal_error(exc, "end")
+        internal_error(exc, "openai.end")
     finish_span(span)
     return result
 
@@ -306,18 +300,3 @@ def _record(
             return
         body = result.parse()
     write(span, call.endpoint.extract(body), model)
-
-
-def _internal_error(exc: Exception, where: str) -> None:
-    """Count an error of ours and log it once (type only: never a payload or a header)."""
-    global internal_errors
-    with _lock:
-        internal_errors += 1
-        first = where not in _logged
-        _logged.add(where)
-    if first:
-        logger.warning(
-            "tracekit: the openai integration failed in %s (%s); its span may be incomplete",
-            where,
-            type(exc).__name__,
-        )

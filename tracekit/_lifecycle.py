@@ -1,0 +1,166 @@
+"""A span's life: the one way to open one (sampling included), and the ways it ends.
+
+Decorators, ``tracekit.span()``, the adapter API and the seed's ``log()`` all
+open spans through :func:`open_span`, and the head-sampling rule lives in
+:func:`admit_root` alone. Ending hands the span to the pipeline's sink
+exactly once (:func:`end_span`), or first records why it ended early
+(:func:`end_with_exception`).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from typing import Any
+
+from tracekit import _guard
+from tracekit._span import (
+    CANCELLED,
+    CLOSED,
+    FORKED,
+    NON_RECORDING,
+    Span,
+    set_end_reason,
+    set_error,
+    setup,
+)
+from tracekit._state import ENABLED, open_spans, runtime
+
+_new = Span.__new__
+_random = random.random
+
+
+def admit_root() -> bool:
+    """Head sampling, decided once per trace at its root: whether the trace is kept."""
+    rate = runtime.sample_rate
+    return rate >= 1.0 or _random() < rate
+
+
+def open_span(
+    name: str,
+    kind: str,
+    parent: Span | None,
+    inputs: dict[str, Any] | str | None = None,
+    flags: int = 0,
+    attrs: dict[str, Any] | None = None,
+    attrs_size: int = 0,
+) -> Span:
+    """Open a live span under ``parent`` (None: a new trace) and register it as open.
+
+    Returns :data:`NON_RECORDING` when tracing is off, under a non-recording
+    parent, or when the new trace is sampled out. Never raises: a failure of
+    tracekit's own is counted and yields a non-recording span.
+
+    Args:
+        name: the span's name.
+        kind: a kind name (see ``_span.kind_name``).
+        parent: the span to nest under; None starts a trace.
+        inputs: the frozen inputs (``_serialize.freeze``), or None.
+        flags: initial flags (``IN_CLEAN`` when the inputs need no preparation).
+        attrs: initial attributes, owned by the span from now on.
+        attrs_size: their approximate size in bytes (for the queue's byte cap).
+    """
+    if not ENABLED:
+        return NON_RECORDING
+    try:
+        rt = runtime
+        if parent is None:
+            if not (rt.sample_rate >= 1.0 or admit_root()):
+                return NON_RECORDING
+            trace_id, parent_id = rt.new_id(128) or 1, 0
+        elif parent is NON_RECORDING:
+            return NON_RECORDING
+        else:
+            trace_id, parent_id = parent._trace_id, parent._span_id
+        span = _new(Span)
+        setup(span, name, kind, trace_id, parent_id, rt.new_id(64) or 1, inputs, rt.clock())
+        if flags:
+            span._flags = flags
+        if attrs is not None:
+            span._attrs = attrs
+            span._extra_size = attrs_size
+        open_spans[span._span_id] = span
+        return span
+    except Exception as exc:
+        _guard.internal_error(exc, "span.open")
+        return NON_RECORDING
+
+
+def end_span(span: Span) -> None:
+    """End ``span`` now and hand it to the pipeline (exactly once)."""
+    if span.end_ns:
+        return
+    rt = runtime
+    span.end_ns = rt.clock()
+    open_spans.pop(span._span_id, None)
+    if span._flags & FORKED:
+        return
+    inputs, outputs = span._inputs, span._outputs
+    # payload_size() twice, inlined: this runs once per traced call.
+    span._size = (
+        256
+        + span._extra_size
+        + (0 if inputs is None else len(inputs) if type(inputs) is str else 64 * len(inputs))
+        + (0 if outputs is None else len(outputs) if type(outputs) is str else 64 * len(outputs))
+    )
+    rt.sink(span)
+    if span._parent_id == 0 and rt.flush_root is not None:
+        rt.flush_root()
+
+
+def payload_size(payload: dict[str, Any] | str | None) -> int:
+    """Approximate bytes a frozen payload holds (for the queue's byte cap).
+
+    JSON text counts its length; a dict holds only short plain values
+    (``_serialize.freeze``), so its length bounds it.
+    """
+    if payload is None:
+        return 0
+    return len(payload) if type(payload) is str else 64 * len(payload)
+
+
+def finish(span: Span, exc: BaseException | None = None) -> None:
+    """End ``span``: normally, or because ``exc`` left it (see :func:`end_with_exception`)."""
+    if exc is None:
+        end_span(span)
+    else:
+        end_with_exception(span, exc)
+
+
+def end_with_exception(span: Span, exc: BaseException) -> None:
+    """End ``span`` because ``exc`` left it, recording why.
+
+    ``GeneratorExit`` means the code was closed early (status stays OK, end
+    reason "closed"); a cancelled asyncio task is an error with end reason
+    "cancelled"; anything else is an error. A span that has ended already
+    (exported as abandoned meanwhile) is left as it was exported.
+    """
+    if span.end_ns:
+        return
+    if isinstance(exc, GeneratorExit):
+        span._flags |= CLOSED
+        set_end_reason(span, "closed")
+    else:
+        set_error(span, exc)
+        # asyncio is looked up, not imported: without it no CancelledError exists.
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is not None and isinstance(exc, asyncio.CancelledError):
+            span._flags |= CANCELLED
+            set_end_reason(span, "cancelled")
+    end_span(span)
+
+
+def is_inside(span: Span, ancestor: Span) -> bool:
+    """Whether ``span`` descends from ``ancestor`` (walked up through the open spans)."""
+    if span._trace_id != ancestor._trace_id:
+        return False
+    target = ancestor._span_id
+    parent_id = span._parent_id
+    while parent_id:
+        if parent_id == target:
+            return True
+        parent = open_spans.get(parent_id)
+        if parent is None:
+            return False
+        parent_id = parent._parent_id
+    return False
