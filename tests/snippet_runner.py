@@ -10,7 +10,8 @@ adapters). An HTML comment on the line right before a fence changes that:
 * ``<!-- snippet: continues -->``: run after the previous snippet of the
   page, in its namespace and directory, as if appended to it.
 
-A snippet group that defines ``test_*`` functions is a test module: it is
+A warning attributed to a snippet's own code (a deprecated name) is an
+error. A snippet group that defines ``test_*`` functions is a test module: it is
 also run by pytest (tracekit's plugin gives it the fixtures), and a failing
 test fails it.
 
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -168,25 +170,25 @@ SANDBOX = Sandbox()
 # -- running ---------------------------------------------------------------------------
 
 
-def reset_tracekit() -> None:
-    """Back to a freshly imported tracekit: no pipeline, no patches, no registered adapters."""
-    from tracekit import _config, _registry
+def finish_tracekit() -> int:
+    """Shut tracekit down and reset it as freshly imported; how many internal errors it had."""
+    import tracekit
+    import tracekit.testing
 
-    _config._reset()
-    _registry._reset()
+    tracekit.shutdown()  # the snippet's last export happens here
+    errors = int(tracekit.stats().get("internal_errors", 0))
+    tracekit.testing.reset()  # no pipeline, no patches, no registered adapters
+    return errors
 
 
 def run_group(page: Path, group: list[Snippet]) -> dict[str, Any]:
     """Run one snippet (and those continuing it) in a directory of its own."""
-    from tracekit import _guard
-
     home = os.getcwd()
     workdir = tempfile.mkdtemp(prefix="snippet-")
     SANDBOX.roots = [os.path.realpath(workdir), os.path.realpath(tempfile.gettempdir())]
     SANDBOX.violations = []
     namespace: dict[str, Any] = {"__name__": "__main__"}
     result: dict[str, Any] = {"line": group[0].line, "lines": [s.line for s in group]}
-    errors_before = _guard.internal_errors
     os.chdir(workdir)
     SANDBOX.active = True
     try:
@@ -197,11 +199,14 @@ def run_group(page: Path, group: list[Snippet]) -> dict[str, Any]:
         if any(name.startswith("test_") and callable(v) for name, v in namespace.items()):
             SANDBOX.active = False  # pytest's own start-up is not the snippet's doing
             result.update(run_tests(group, workdir))
+            SANDBOX.active = True
     except BaseException:
         result["error"] = traceback.format_exc()
     finally:
         try:
-            reset_tracekit()  # still in the sandbox: the last export happens here
+            errors = finish_tracekit()  # still in the sandbox
+            if errors:
+                result["internal_errors"] = errors
         except BaseException:
             result.setdefault("error", traceback.format_exc())
         SANDBOX.active = False
@@ -209,8 +214,6 @@ def run_group(page: Path, group: list[Snippet]) -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
     if SANDBOX.violations:
         result["sandbox"] = list(SANDBOX.violations)
-    if _guard.internal_errors != errors_before:
-        result["internal_errors"] = _guard.internal_errors - errors_before
     return result
 
 
@@ -251,6 +254,8 @@ def run_page(page: Path) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     """``snippet_runner.py PAGE RESULTS``: run PAGE's snippets, write the outcome to RESULTS."""
     sys.dont_write_bytecode = True  # an import writes nothing outside the sandbox's roots
+    # A warning raised at a snippet's own line (a deprecated name, say) fails it.
+    warnings.filterwarnings("error", module="__main__")
     page, results = Path(argv[0]).resolve(), Path(argv[1])
     outcome = run_page(page)
     results.write_text(json.dumps(outcome), encoding="utf-8")

@@ -7,7 +7,8 @@ local OpenAI-compatible server of the OpenAI adapter's tests, through
 ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``. A snippet that cannot run alone
 says so on the line before its fence (the page's source shows it):
 ``<!-- snippet: continues -->`` runs it after the previous snippet of the page,
-``<!-- snippet: skip (reason) -->`` does not run it. A snippet that raises,
+``<!-- snippet: skip (reason) -->`` does not run it. A snippet that raises
+(a warning at its own line counts), whose tests fail under pytest, that
 reaches off this machine or writes outside its directory fails its page.
 """
 
@@ -179,17 +180,24 @@ def test_the_runner_reports_a_raising_snippet_with_its_page_line(tmp_path, opena
         def test_a_documented_test(tracekit_capture):  # run by pytest, with the plugin
             assert tracekit_capture.records == ["not", "these"]
         ```
+
+        ```python
+        import warnings
+
+        warnings.warn("this name is deprecated", DeprecationWarning)
+        ```
         """,
     )
     outcome, _ = run_page(page, tmp_path, openai_server)
     problems = failures(outcome)
-    assert len(problems) == 2
+    assert len(problems) == 3
     assert "the snippet at line 4, 11 raised" in problems[0]
     assert "RuntimeError: this snippet rotted" in problems[0]
     assert f'File "{page}", line 11' in problems[0]
     assert "the snippet at line 19 raised" in problems[1]
     assert "its tests failed under pytest" in problems[1]
     assert "test_snippet_19.py:20: AssertionError" in problems[1]  # the page's line
+    assert "DeprecationWarning: this name is deprecated" in problems[2]  # a warning fails too
 
 
 @pytest.mark.slow
