@@ -36,9 +36,6 @@ __all__ = [
     "stats",
 ]
 
-ENABLED = _state.ENABLED
-is_enabled = _state.is_enabled
-
 
 def _init_from_env() -> bool:
     """First use before ``init()``: only ``TRACEKIT_BACKEND`` turns tracing on."""
@@ -227,7 +224,7 @@ def flush(timeout: float | None = None) -> bool:
         failed meanwhile (counted in ``stats()``). Never raises.
     """
     config = _state.config
-    pipeline = config.pipeline
+    pipeline: Pipeline | None = config.pipeline
     if pipeline is None:
         return True
     try:
@@ -256,12 +253,12 @@ def shutdown(timeout: float | None = None) -> bool:
 
 def _shutdown_locked(timeout: float) -> bool:
     config = _state.config
-    pipeline = config.pipeline
+    pipeline: Pipeline | None = config.pipeline
     if pipeline is None:
         return True
     config.pipeline = None
     try:
-        ok = pipeline.shutdown(timeout)
+        ok: bool = pipeline.shutdown(timeout)
     except Exception as exc:
         _guard.internal_error(exc, "config.shutdown", reraise=False)
         ok = False
@@ -352,3 +349,6 @@ def _reset() -> None:
         _context.uninstall_thread_propagation()
         _context.CURRENT.set(None)  # in the caller's context (the test's)
         _state.reset()
+
+
+_state.shutdown = shutdown

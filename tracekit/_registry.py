@@ -137,7 +137,8 @@ def register(integration: Integration | type[Integration]) -> Integration:
     if not instance.name:
         raise ValueError(f"{type(instance).__name__} has no name")
     with _state.adapters_lock:
-        return _state.adapters.by_name.setdefault(instance.name, instance)
+        kept: Integration = _state.adapters.by_name.setdefault(instance.name, instance)
+        return kept
 
 
 def _discover() -> None:

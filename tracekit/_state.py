@@ -22,15 +22,16 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tracekit._options import Options
 from tracekit._serialize import DEFAULT_LIMITS, Limits
 
-if TYPE_CHECKING:
-    from tracekit._pipeline import Pipeline
-    from tracekit._registry import Integration
-    from tracekit._span import Span
+# The live objects held here (spans, the pipeline, adapters) are typed Any: naming
+# their classes would make this leaf import the modules that build on it.
+Span = Any
+Pipeline = Any
+Integration = Any
 
 
 # -- the hot path ---------------------------------------------------------------------
@@ -106,6 +107,9 @@ def _never() -> bool:
 
 # Set by tracekit._config at import: reads TRACEKIT_BACKEND and may call init().
 on_first_use: Callable[[], bool] = _never
+# Set by tracekit._config at import: tracekit.shutdown(), for a backend whose library
+# has an exit hook of its own that would run before tracekit's (W&B).
+shutdown: Callable[[], object] = _never
 
 ENABLED: Switch = Undecided()
 

@@ -1,7 +1,7 @@
 """The per-call wrappers, one per callable shape, around the user's function.
 
 Sync, async, generator and async generator each get a small wrapper; all share
-``_open`` / ``_close_ok`` / ``_close_error``. Our own work sits inside guards,
+``_lifecycle.open_span`` / ``_close_ok`` / ``_close_error``. Our own work sits inside guards,
 the user's function is called exactly once, and its exception is re-raised
 with a bare ``raise`` (same object, traceback intact). Generators are driven
 step by step so their span is current only while their own code runs.
@@ -66,19 +66,6 @@ def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, in
         elif t not in _PLAIN:
             return _snapshot(bound, rt.limits), 0
     return bound, IN_CLEAN if clean else 0
-
-
-def _open(spec: Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Span:
-    """Start the span for one call; NON_RECORDING when the trace is sampled out.
-
-    The inputs are captured before the sampling decision: only a root span
-    can be sampled out, so that costs one capture per dropped trace.
-    """
-    inputs, flags = _capture(spec, instance, args, kwargs)
-    attrs = spec.attrs
-    if attrs is None:
-        return open_span(spec.name, spec.kind, parent, inputs, flags)
-    return open_span(spec.name, spec.kind, parent, inputs, flags, dict(attrs), spec.attrs_size)
 
 
 def _close_ok(spec: Spec, span: Span, result: Any) -> None:
@@ -156,7 +143,11 @@ def _sync(spec: Spec) -> Callable[..., Any]:
         if parent is NON_RECORDING:
             return wrapped(*args, **kwargs)
         try:
-            span = _open(spec, parent, instance, args, kwargs)
+            # Inputs are captured before the sampling decision (in open_span): only a
+            # root can be sampled out, so that costs one capture per dropped trace.
+            inputs, flags = _capture(spec, instance, args, kwargs)
+            attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
+            span = open_span(spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size)
         except Exception as exc:
             _guard.internal_error(exc, "decorator.open")
             span = NON_RECORDING
@@ -187,7 +178,11 @@ def _async(spec: Spec) -> Callable[..., Any]:
         if parent is NON_RECORDING:
             return await wrapped(*args, **kwargs)
         try:
-            span = _open(spec, parent, instance, args, kwargs)
+            # Inputs are captured before the sampling decision (in open_span): only a
+            # root can be sampled out, so that costs one capture per dropped trace.
+            inputs, flags = _capture(spec, instance, args, kwargs)
+            attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
+            span = open_span(spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size)
         except Exception as exc:
             _guard.internal_error(exc, "decorator.open")
             span = NON_RECORDING
@@ -223,12 +218,8 @@ def _begin(spec: Spec, parent: Span | None, captured: tuple[Any, int] | None) ->
     """Open a generator's span under ``parent`` with the inputs :func:`_defer` froze."""
     if captured is None:
         return NON_RECORDING
-    attrs = spec.attrs
-    if attrs is None:
-        return open_span(spec.name, spec.kind, parent, captured[0], captured[1])
-    return open_span(
-        spec.name, spec.kind, parent, captured[0], captured[1], dict(attrs), spec.attrs_size
-    )
+    attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
+    return open_span(spec.name, spec.kind, parent, *captured, attrs, spec.attrs_size)
 
 
 def _generator(spec: Spec) -> Callable[..., Any]:

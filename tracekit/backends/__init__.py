@@ -13,9 +13,8 @@ submodules imported on first use.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from tracekit.backends._errors import BatchDropped, StorageFull
 from tracekit.backends._protocol import (
@@ -25,14 +24,11 @@ from tracekit.backends._protocol import (
     RemoteBackend,
     ReportsLateDrops,
 )
+from tracekit.backends._url import parse_options, path_of
 from tracekit.backends.console import ConsoleBackend
 from tracekit.backends.jsonl import JsonlBackend
 from tracekit.backends.memory import MemoryBackend
 from tracekit.backends.sqlite import SqliteBackend
-
-if TYPE_CHECKING:
-    from tracekit.backends import otlp as otlp
-    from tracekit.backends import wandb as wandb
 
 __all__ = [
     "Backend",
@@ -61,33 +57,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'tracekit.backends' has no attribute {name!r}")
 
 
-def _path_of(url: str, rest: str) -> str:
-    # SQLAlchemy's convention: "scheme:///rel/path" (rest "/rel/path") is relative,
-    # "scheme:////abs/path" (rest "//abs/path") is absolute.
-    if not rest.startswith("/") or len(rest) < 2:
-        raise ValueError(
-            f"backend URL {url!r} has no path: use three slashes for a relative path "
-            "(jsonl:///spans.jsonl) or four for an absolute one (jsonl:////tmp/spans.jsonl)"
-        )
-    return rest[1:]
-
-
-def parse_options(url: str, query: str, known: Collection[str]) -> dict[str, str]:
-    """The options of a backend URL's query string (``a=1&b=2``), all of them known.
-
-    Raises:
-        ValueError: an option the backend does not know (the error lists those it does).
-    """
-    options = dict(parse_qsl(query, keep_blank_values=True))
-    unknown = set(options) - set(known)
-    if unknown:
-        raise ValueError(
-            f"backend URL {url!r}: unknown option(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(known))})"
-        )
-    return options
-
-
 def _memory(url: str, rest: str) -> Backend:
     return MemoryBackend()
 
@@ -102,7 +71,7 @@ def _console(url: str, rest: str) -> Backend:
 
 
 def _jsonl(url: str, rest: str) -> Backend:
-    return JsonlBackend(_path_of(url, rest))
+    return JsonlBackend(path_of(url, rest))
 
 
 def _sqlite(url: str, rest: str) -> Backend:
@@ -113,7 +82,7 @@ def _sqlite(url: str, rest: str) -> Backend:
     except ValueError:
         raise ValueError(f"backend URL {url!r}: max_size_mb must be a number") from None
     return SqliteBackend(
-        _path_of(url, path),
+        path_of(url, path),
         synchronous=options.get("synchronous", "NORMAL"),
         max_size_mb=max_size,
     )

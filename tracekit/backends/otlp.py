@@ -29,9 +29,10 @@ from urllib.parse import urlsplit
 
 from tracekit import _guard
 from tracekit.backends import _otlp_outcome as _outcome
-from tracekit.backends import _semconv, parse_options
+from tracekit.backends import _semconv
 from tracekit.backends._errors import BatchDropped
 from tracekit.backends._spool import DEFAULT_DIR, DEFAULT_MAX_MB, Spool
+from tracekit.backends._url import parse_options
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource

@@ -32,8 +32,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from tracekit import _guard
-from tracekit.backends import parse_options
+from tracekit import _guard, _state
+from tracekit.backends._url import parse_options
 from tracekit.backends._wandb_tree import TraceAssembler, model_dict, trace_tree
 
 _OPTIONS = frozenset({"entity", "key"})
@@ -91,10 +91,8 @@ class WandbBackend:
         """Runs before wandb's own exit hook: log what tracekit still holds, finish our run."""
         if self._closed:
             return
-        import tracekit
-
         self._exiting = True
-        tracekit.shutdown()
+        _state.shutdown()  # tracekit.shutdown(): flush the pipeline while W&B still runs
         if not self._closed:  # not part of tracekit's pipeline: log what it holds anyway
             self.shutdown()
 

@@ -1,0 +1,98 @@
+"""One way to open a span, one sampling rule, one constructor for a span's fields."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import tracekit
+from tracekit import _lifecycle, _span, integrations
+from tracekit.backends import MemoryBackend
+
+PACKAGE = Path(tracekit.__file__).resolve().parent
+
+
+def _slots(cls: type) -> list[str]:
+    return [s for c in cls.__mro__ for s in getattr(c, "__slots__", ()) if s != "__weakref__"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: tracekit.Span(name="hand-built"),
+        lambda: _span.NonRecordingSpan(),
+        lambda: _lifecycle.open_span("opened", "CHAIN", None),
+    ],
+    ids=["seed Span()", "NonRecordingSpan()", "open_span"],
+)
+def test_every_field_of_a_span_is_set_by_its_constructor(make):
+    tracekit.init(MemoryBackend())
+    span = make()
+    for slot in _slots(tracekit.Span):
+        getattr(span, slot)  # AttributeError here: a field nobody set
+
+
+def _calls_in(path: Path, name: str) -> int:
+    """Calls of the bare name ``name`` (as imported from tracekit's own modules)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return sum(
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == name
+    )
+
+
+def test_only_the_lifecycle_module_opens_spans_and_samples():
+    modules = sorted(PACKAGE.rglob("*.py"))
+    # a span comes to life (registered as open, sampled) in _lifecycle alone
+    registers = {
+        p.name
+        for p in modules
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Subscript)
+        and isinstance(node.ctx, ast.Store)
+        and getattr(node.value, "id", None) == "open_spans"
+    }
+    assert registers == {"_lifecycle.py"}
+    samplers = {p.name for p in modules if "random()" in p.read_text(encoding="utf-8")}
+    samplers |= {p.name for p in modules if _calls_in(p, "_random")}
+    assert samplers == {"_lifecycle.py"}
+    builders = {p.name for p in modules if _calls_in(p, "setup")}
+    assert builders == {"_span.py", "_lifecycle.py"}
+
+
+@pytest.mark.parametrize(("rate", "kept"), [(0.0, 0), (1.0, 4)])
+def test_every_way_of_opening_a_span_follows_the_one_sampling_rule(rate, kept):
+    backend = MemoryBackend()
+    tracekit.init(backend, sample_rate=rate)
+
+    @tracekit.agent
+    def decorated():
+        return 1
+
+    decorated()
+    with tracekit.span("manual"):
+        pass
+    integrations.finish_span(integrations.open_span("adapter", "LLM"))
+    tracekit.log(tracekit.Span(name="seed"))
+    tracekit.flush()
+    assert len(backend.records) == kept
+
+
+def test_a_sampled_out_root_leaves_its_children_unrecorded():
+    backend = MemoryBackend()
+    tracekit.init(backend, sample_rate=0.0)
+
+    @tracekit.tool
+    def child():
+        return tracekit.current_span().is_recording
+
+    @tracekit.agent
+    def root():
+        return child()
+
+    assert root() is False
+    tracekit.flush()
+    assert backend.records == []
