@@ -327,6 +327,35 @@ def test_export_one_trace_to_a_file(db, tmp_path, capsys):
     assert sorted(exported, key=lambda r: r["span_id"]) == by_span
 
 
+def test_export_takes_the_trace_id_positionally_as_show_does(db, tmp_path, capsys):
+    ids = write_store(db, "one", "two")
+    with Store(db) as store:
+        stored = sorted(store.get_trace(ids[1]), key=lambda r: r["span_id"])
+    for trace in (ids[1], ids[1][:8]):
+        status, out, err = run(capsys, "--db", str(db), "export", trace)
+        assert (status, err) == (0, "")
+        exported = [json.loads(line) for line in out.splitlines()]
+        assert sorted(exported, key=lambda r: r["span_id"]) == stored
+    # with the other flags, in any order, and with --trace naming the same trace
+    target = tmp_path / "one.jsonl"
+    argv = ["export", "-o", str(target), ids[1][:8], "--db", str(db), "--trace", ids[1][:8]]
+    assert run(capsys, *argv) == (0, f"exported 2 span records to {target}\n", "")
+    assert len(target.read_text("utf-8").splitlines()) == 2
+    # the id is resolved as show resolves it: an unknown one is one line, as there
+    assert_one_line_error(*run(capsys, "--db", str(db), "export", "f" * 12), "no trace with id")
+
+
+def test_export_refuses_two_different_traces(db, capsys):
+    ids = write_store(db, "one", "two")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--db", str(db), "export", ids[0], "--trace", ids[1]])
+    assert exit_.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "give the trace once" in err
+    assert err.count("\n") == 1
+
+
 def test_export_time_range(db, capsys):
     write_records(db, [hand_record("ab" * 16, "cd" * 8)])
     assert run(capsys, "--db", str(db), "export", "--since", "2d") == (0, "", "")
@@ -542,3 +571,38 @@ def test_demo_that_cannot_store_is_one_line(tmp_path, capsys):
     assert err.startswith("tracekit: the demo trace could not be stored in ")
     assert err.count("\n") == 1
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_python_dash_m_tracekit_is_the_tracekit_command(db, tmp_path):
+    ids = write_store(db, "one")
+    script = os.path.join(os.path.dirname(sys.executable), "tracekit")
+    assert os.path.isfile(script), "the tracekit script is installed next to the interpreter"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("TRACEKIT_BACKEND", None)
+    cases = [
+        (["--version"], 0),
+        ([], 2),  # no command: the help, on stderr
+        (["show"], 2),  # a bad argument
+        (["--db", str(tmp_path / "nope.db"), "ls"], 1),  # an error: one line
+        (["--db", str(db), "ls"], 0),
+        (["--db", str(db), "export", ids[0][:8]], 0),
+    ]
+    for argv, status in cases:
+        as_module, as_script = (
+            subprocess.run(
+                [*command, *argv],
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                env=env,
+                timeout=60,
+            )
+            for command in ([sys.executable, "-m", "tracekit"], [script])
+        )
+        assert as_module.returncode == status, (argv, as_module.stderr)
+        assert (as_module.returncode, as_module.stdout, as_module.stderr) == (
+            as_script.returncode,
+            as_script.stdout,
+            as_script.stderr,
+        ), argv

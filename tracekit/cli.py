@@ -99,8 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print the span records as JSON")
 
     export = sub.add_parser("export", parents=[common], help="print span records, one a line")
+    export.add_argument(
+        "trace_id", nargs="?", metavar="TRACE_ID", help="only this trace (id or unique prefix)"
+    )
     export.add_argument("--format", choices=("jsonl",), default="jsonl")
-    export.add_argument("--trace", metavar="TRACE_ID", help="only this trace (id or prefix)")
+    export.add_argument("--trace", metavar="TRACE_ID", help="the same as TRACE_ID")
     _add_time_range(export)
     export.add_argument("--output", "-o", metavar="FILE", help="write here (default stdout)")
 
@@ -322,6 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "export":
+        if args.trace_id is not None and args.trace is not None and args.trace_id != args.trace:
+            parser.error("export: give the trace once, as TRACE_ID or with --trace")
+        args.trace = args.trace_id if args.trace_id is not None else args.trace
     try:
         status = COMMANDS[args.command](args, sys.stdout)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit

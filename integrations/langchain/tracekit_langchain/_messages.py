@@ -21,14 +21,29 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.prompt_values import ChatPromptValue, PromptValue
 
-# LangChain's message types and the chat role each is.
-ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+# LangChain's message types and the chat role each is. A streamed message is a
+# chunk, whose type is its class name ("AIMessageChunk"): it has the role of the
+# message it is a piece of.
+ROLES = {
+    "human": "user",
+    "ai": "assistant",
+    "system": "system",
+    "tool": "tool",
+    "function": "function",
+    "HumanMessageChunk": "user",
+    "AIMessageChunk": "assistant",
+    "SystemMessageChunk": "system",
+    "ToolMessageChunk": "tool",
+    "FunctionMessageChunk": "function",
+}
+# The types whose role is their own ``role`` field (ChatMessage and its chunk).
+_OWN_ROLE = frozenset({"chat", "ChatMessageChunk"})
 
 
 def message(msg: BaseMessage) -> dict[str, Any]:
     """One message as ``{"role", "content", ...}``."""
     kind = msg.type
-    role = getattr(msg, "role", kind) if kind == "chat" else ROLES.get(kind, kind)
+    role = getattr(msg, "role", kind) if kind in _OWN_ROLE else ROLES.get(kind, kind)
     found: dict[str, Any] = {"role": role, "content": msg.content}
     if msg.name:
         found["name"] = msg.name

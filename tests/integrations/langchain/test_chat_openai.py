@@ -7,16 +7,19 @@ server (``tests/integrations/openai/server.py``) on 127.0.0.1.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
+from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI
 from lc_helpers import call
 
 from tracekit import integrations
 from tracekit._render import owned_tokens
+from tracekit.backends._semconv import span_attributes
 
 SERVER = Path(__file__).resolve().parents[1] / "openai" / "server.py"
 KEY = "sk-tracekit-test-" + "Lc4Zx2Lp9Vw4Rt6Yk3Nb8Hc5"
@@ -152,3 +155,33 @@ def test_an_unmodified_langchain_script_yields_one_tree_per_top_level_call(serve
         "tool_call_id": "call_paris",
     }
     assert "langchain.graph" in roots[0]["attributes"]
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_a_streamed_chat_model_records_its_message_as_the_assistant(both, server, mode):
+    # A stream's message is an AIMessageChunk: the span, and what OTLP and W&B
+    # are given from it, must say "assistant", never the chunk's class name.
+    async with httpx.AsyncClient() as http_async_client:
+        model = ChatOpenAI(
+            base_url=server.url,
+            api_key=KEY,
+            model="gpt-4o-mini",
+            max_retries=0,
+            http_async_client=http_async_client,
+        )
+        prompt = ChatPromptTemplate.from_messages([("system", "Be brief."), ("human", "{q}")])
+        chain = prompt | model
+        chunks = await call(chain, mode, {"q": "What is the capital of France?"})
+    assert all(type(chunk).__name__ == "AIMessageChunk" for chunk in chunks)
+    assert "".join(chunk.content for chunk in chunks) == "Paris is the capital of France."
+    chat = both.span("ChatOpenAI")
+    assert [m["role"] for m in chat["inputs"]["messages"]] == ["system", "user"]
+    assert chat["outputs"]["message"] == {
+        "role": "assistant",
+        "content": "Paris is the capital of France.",
+    }
+    assert both.span("RunnableSequence")["outputs"]["output"]["role"] == "assistant"
+    assert "MessageChunk" not in json.dumps(both.records)
+    otlp = span_attributes(chat, 10_000)
+    assert otlp["llm.output_messages.0.message.role"] == "assistant"
+    assert json.loads(otlp["gen_ai.output.messages"])[0]["role"] == "assistant"

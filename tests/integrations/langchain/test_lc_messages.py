@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from langchain_core.messages import (
     AIMessage,
+    AIMessageChunk,
     ChatMessage,
+    ChatMessageChunk,
+    FunctionMessage,
+    FunctionMessageChunk,
     HumanMessage,
+    HumanMessageChunk,
     SystemMessage,
+    SystemMessageChunk,
     ToolMessage,
+    ToolMessageChunk,
 )
-from langchain_core.outputs import ChatGeneration, Generation, LLMResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, LLMResult
 from langchain_core.prompt_values import ChatPromptValue, StringPromptValue
 from tracekit_langchain import _messages
 
@@ -71,3 +78,25 @@ def test_llm_outputs_are_one_message_a_text_or_a_list():
     assert _messages.llm_outputs(text) == {"output": "t"}
     two = LLMResult(generations=[[ChatGeneration(message=AIMessage("a"))], [Generation(text="b")]])
     assert _messages.llm_outputs(two) == {"output": [{"role": "assistant", "content": "a"}, "b"]}
+
+
+def test_a_streamed_message_chunk_has_the_role_of_its_message():
+    assert _messages.message(AIMessageChunk(content="a")) == {"role": "assistant", "content": "a"}
+    assert _messages.message(HumanMessageChunk(content="h"))["role"] == "user"
+    assert _messages.message(SystemMessageChunk(content="s"))["role"] == "system"
+    assert _messages.message(ToolMessageChunk(content="t", tool_call_id="call_1")) == {
+        "role": "tool",
+        "content": "t",
+        "tool_call_id": "call_1",
+    }
+    assert _messages.message(FunctionMessageChunk(content="f", name="fn")) == {
+        "role": "function",
+        "content": "f",
+        "name": "fn",
+    }
+    assert _messages.message(FunctionMessage(content="f", name="fn"))["role"] == "function"
+    assert _messages.message(ChatMessageChunk(content="c", role="critic"))["role"] == "critic"
+    streamed = ChatGenerationChunk(message=AIMessageChunk(content="a"))
+    assert _messages.llm_outputs(LLMResult(generations=[[streamed]])) == {
+        "message": {"role": "assistant", "content": "a"}
+    }
