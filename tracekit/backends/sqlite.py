@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from tracekit._record import encode
 from tracekit._schema import migrate
 from tracekit.backends._errors import StorageFull
 
@@ -189,7 +190,7 @@ class SqliteBackend:
             if was_started:
                 done.append(span_id)
             tokens = None if started else self._owned_tokens(r)
-            text, spans_of = _encode(r)
+            text, spans_of = encode(r)
             row = (
                 span_id,
                 trace_id,
@@ -377,75 +378,6 @@ def _preview(value: Any) -> str | None:
         value = value["output"]
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text[:_PREVIEW_CHARS]
-
-
-_encode_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-_string = json.encoder.encode_basestring_ascii  # the json module's own escaper (C)
-_KEYS = (
-    "trace_id", "span_id", "parent_id", "name", "kind", "project", "start_ns", "end_ns",
-    "status", "error", "inputs", "outputs", "model", "usage", "attributes", "events",
-)  # fmt: skip
-
-
-def _value(value: Any) -> str:
-    """JSON for a field that is usually None, empty or a short string."""
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return _string(value)
-    if not value:
-        return "[]" if isinstance(value, list) else "{}"
-    return _encode_json(value)
-
-
-def _payload_json(payload: dict[str, Any]) -> str:
-    """JSON for a payload dict; formatted directly when its values are str, int, bool or None."""
-    parts = []
-    for key, value in payload.items():
-        t = type(value)
-        if t is str:
-            parts.append(f"{_string(key)}:{_string(value)}")
-        elif t is int:
-            parts.append(f"{_string(key)}:{value}")
-        elif value is None:
-            parts.append(f"{_string(key)}:null")
-        elif t is bool:
-            parts.append(f"{_string(key)}:{'true' if value else 'false'}")
-        else:  # floats, containers: the encoder's rules
-            return _encode_json(payload)
-    return "{" + ",".join(parts) + "}"
-
-
-def _encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
-    """The record as JSON, and where its inputs and its outputs sit inside it.
-
-    Equal to ``json.dumps(record, separators=(",", ":"))`` (same keys, same
-    order), but the fixed fields are formatted directly: a call into the JSON
-    encoder costs about a microsecond however small its input. The offsets
-    (1-based start, length of the inputs' JSON, then of the outputs') let the
-    store search payloads inside the record without keeping a second copy.
-    """
-    if tuple(record) != _KEYS:  # a processor added or reordered fields: encode it whole
-        text = _encode_json(record)
-        return text, (1, len(text), 1, 0)
-    inputs = _payload_json(record["inputs"])
-    outputs = _payload_json(record["outputs"])
-    end = record["end_ns"]
-    head = (
-        f'{{"trace_id":{_string(record["trace_id"])},"span_id":{_string(record["span_id"])},'
-        f'"parent_id":{_value(record["parent_id"])},"name":{_string(record["name"])},'
-        f'"kind":{_string(record["kind"])},"project":{_string(record["project"])},'
-        f'"start_ns":{int(record["start_ns"])},"end_ns":{"null" if end is None else int(end)},'
-        f'"status":{_string(record["status"])},"error":{_value(record["error"])},"inputs":'
-    )
-    tail = (
-        f',"model":{_value(record["model"])},"usage":{_value(record["usage"])},'
-        f'"attributes":{_value(record["attributes"])},"events":{_value(record["events"])}}}'
-    )
-    in_start = len(head) + 1
-    out_start = in_start + len(inputs) + len(',"outputs":')
-    text = f'{head}{inputs},"outputs":{outputs}{tail}'
-    return text, (in_start, len(inputs), out_start, len(outputs))
 
 
 _INSERT_SPAN = """
