@@ -1,4 +1,4 @@
-"""The span record: its fields, how a live span becomes one, and its JSON.
+"""The span record: its fields, how a live span becomes one, its JSON, the tree and token ownership.
 
 Everything that knows the record's shape lives here, once:
 
@@ -6,14 +6,25 @@ Everything that knows the record's shape lives here, once:
   tests);
 - ``to_record`` (a finished span, on the exporter's per-span path) and
   ``started_record`` (a span still open, read from its live fields);
-- ``encode``, the record's compact JSON with where its payloads sit in it.
+- ``encode``, the record's compact JSON with where its payloads sit in it;
+- ``build_tree``, the one tree over a trace's records: children in start
+  order, orphans as roots, and a span whose parent link loops back (itself,
+  or a span below it) shown as a root marked ``cycle``;
+- ``ownership`` / ``owned_tokens``, DESIGN's "one owner per logical call":
+  the innermost span that reports usage owns it, over the tree
+  ``build_tree`` draws.
+
+``tracekit show``, ``tracekit ls`` (through the sqlite writer), the web UI,
+the W&B tree and ``testing.Capture`` all use these, so they agree on spans and
+tokens whatever order the records arrived in.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Container, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from tracekit import _guard, _processors
 from tracekit._span import IN_CLEAN, OUT_CLEAN, Span
@@ -233,3 +244,208 @@ def encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
     out_start = in_start + len(inputs) + len(',"outputs":')
     text = f'{head}{inputs},"outputs":{outputs}{tail}'
     return text, (in_start, len(inputs), out_start, len(outputs))
+
+
+# -- the tree ---------------------------------------------------------------------------
+
+
+class Node(TypedDict):
+    """One span of a tree: its record, its children in start order, and whether a loop was cut.
+
+    ``cycle`` is True on a span whose ``parent_id`` named itself or a span
+    below it: the link is cut there and the span is shown as a root.
+    """
+
+    record: dict[str, Any]
+    children: list[Node]
+    cycle: bool
+
+
+def _start_key(record: Mapping[str, Any]) -> tuple[int, int, str]:
+    """Start order, then span id; a record without a usable start goes last (never raises)."""
+    start = record.get("start_ns")
+    if type(start) is int:
+        return (0, start, str(record.get("span_id")))
+    return (1, 0, str(record.get("span_id")))
+
+
+def _links(records: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Each record's parent as an index (-1: no parent id, or one not among the records).
+
+    A parent id names the first record with that span id.
+    """
+    index: dict[Any, int] = {}
+    for i, record in enumerate(records):
+        index.setdefault(record.get("span_id"), i)
+    find = index.get
+    return [-1 if (pid := r.get("parent_id")) is None else find(pid, -1) for r in records]
+
+
+def _parents(records: Sequence[Mapping[str, Any]]) -> tuple[list[int], set[int]]:
+    """Each record's parent in the tree (an index, -1 for a root), and the records cut loose.
+
+    A parent id not among the records (not stored, or in another trace)
+    makes an orphan, which is a root. Following parents from a record either
+    reaches a root or enters a loop; each loop is cut once, at its
+    earliest-starting span, so the result does not depend on the order of
+    ``records``.
+    """
+    parent = _links(records)
+    cut: set[int] = set()
+    state = bytearray(len(records))  # 0 not seen, 1 on the current walk, 2 placed
+    for first, up in enumerate(parent):
+        if state[first]:
+            continue
+        if up < 0 or state[up] == 2:  # a root, or under a span already placed: most spans
+            state[first] = 2
+            continue
+        state[first] = 1
+        path = [first]
+        i = up
+        while i >= 0 and not state[i]:
+            state[i] = 1
+            path.append(i)
+            i = parent[i]
+        if i >= 0 and state[i] == 1:  # the walk came back onto itself: a loop
+            loop = path[path.index(i) :]
+            earliest = min(loop, key=lambda j: _start_key(records[j]))
+            parent[earliest] = -1
+            cut.add(earliest)
+        for j in path:
+            state[j] = 2
+    return parent, cut
+
+
+def build_tree(records: Iterable[dict[str, Any]]) -> list[Node]:
+    """The records of one trace as a forest: roots in start order, each with its children.
+
+    Every record appears exactly once: orphans (parent not among the records)
+    are roots, and a span whose parent link loops back is a root with
+    ``cycle`` True (see :class:`Node`).
+    """
+    ordered = sorted(records, key=_start_key)
+    parent, cut = _parents(ordered)
+    nodes: list[Node] = [
+        {"record": r, "children": [], "cycle": i in cut} for i, r in enumerate(ordered)
+    ]
+    roots: list[Node] = []
+    for i, node in enumerate(nodes):
+        p = parent[i]
+        (nodes[p]["children"] if p >= 0 else roots).append(node)
+    return roots
+
+
+def cut_links(records: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The span ids whose parent link :func:`build_tree` cuts (marked ``cycle``)."""
+    _, cut = _parents(records)
+    return {str(records[i].get("span_id")) for i in cut}
+
+
+# -- token ownership --------------------------------------------------------------------
+
+_INT64 = 2**63
+
+
+def reported_tokens(record: Mapping[str, Any]) -> int | None:
+    """The tokens a record reports: ``usage.total_tokens`` of a span that has ended, else None.
+
+    A span still open (``end_ns`` None: running, or its process died) has no
+    final usage yet and reports none. Only a whole count a 64-bit column can
+    hold counts (not a bool, not negative).
+    """
+    usage = record.get("usage")
+    if not usage or record.get("end_ns") is None or not isinstance(usage, dict):
+        return None
+    total = usage.get("total_tokens")
+    if type(total) is int and 0 <= total < _INT64:
+        return total
+    return None
+
+
+class Ownership(NamedTuple):
+    """Who owns the tokens among some records of one trace."""
+
+    owned: dict[str, int]
+    """Span id -> the tokens it owns (only owners are listed)."""
+    reaches: set[str]
+    """Parent ids outside the records that have usage at or below them (for a streaming writer)."""
+
+
+def ownership(records: Sequence[Mapping[str, Any]], covered: Container[str] = ()) -> Ownership:
+    """DESIGN's "one owner per logical call" over the records of one trace.
+
+    A span that reports usage owns it unless a span below it (in the tree
+    :func:`build_tree` draws) reports usage too: a framework's LLM span that
+    wraps a client library's LLM span reports the same tokens, and only the
+    innermost counts.
+
+    Args:
+        records: span records of one trace, in any order.
+        covered: span ids known to have usage below them among spans not in
+            ``records`` (a writer that sees a trace in batches says which of
+            the batch's spans have such descendants already stored).
+    """
+    tokens = [reported_tokens(r) if r.get("usage") else None for r in records]
+    marked = [i for i, r in enumerate(records) if r.get("span_id") in covered] if covered else []
+    if not marked and tokens.count(None) == len(tokens):
+        return Ownership({}, set())  # the common batch: no usage at all
+    usage = [i for i, t in enumerate(tokens) if t is not None]
+    # Most traces have no loop: climb the links as they are, and cut loops only when a
+    # climb meets one (the first climb into a loop goes round it, so it always sees it).
+    below, reaches, looped = _climb(records, _links(records), set(), marked, usage)
+    if looped:
+        below, reaches, _ = _climb(records, *_parents(records), marked, usage)
+    owned = {
+        str(records[i].get("span_id")): t
+        for i, t in enumerate(tokens)
+        if t is not None and not below[i]
+    }
+    return Ownership(owned, reaches)
+
+
+def _climb(
+    records: Sequence[Mapping[str, Any]],
+    parent: list[int],
+    cut: set[int],
+    covered: list[int],
+    usage: list[int],
+) -> tuple[list[int], set[str], bool]:
+    """Mark the spans that have usage below them, climbing from where the usage is.
+
+    Each climb marks ancestors up to one already marked (an earlier climb
+    went on from there) or a root. ``covered`` spans are marked themselves
+    first (their usage is below them, outside the records), ``usage`` spans
+    are not (a span's own usage does not cover it).
+
+    Returns the marks (non-zero: a span below reports usage), the parent ids
+    outside the records that a climb reached, and whether a climb came back
+    onto itself (``parent`` has a loop: the rest is then meaningless).
+    """
+    below = [0] * len(records)  # the number of the climb that marked the span
+    reaches: set[str] = set()
+    first_usage = len(covered) + 1
+    for climb, i in enumerate((*covered, *usage), 1):
+        if climb < first_usage:
+            if below[i]:
+                continue  # reached by an earlier climb, which went on from there
+            below[i] = climb
+        while True:
+            p = parent[i]
+            if p < 0:
+                pid = records[i].get("parent_id")
+                if pid is not None and i not in cut:  # an orphan: its parent is elsewhere
+                    reaches.add(str(pid))
+                break
+            mark = below[p]
+            if mark:
+                if mark == climb:
+                    return below, reaches, True
+                break  # marked by an earlier climb, which went on from there
+            below[p] = climb
+            i = p  # noqa: PLW2901 (the climb moves up)
+    return below, reaches, False
+
+
+def owned_tokens(records: Sequence[Mapping[str, Any]]) -> int:
+    """A trace's total tokens, each logical call counted once (see :func:`ownership`)."""
+    return sum(ownership(records).owned.values())

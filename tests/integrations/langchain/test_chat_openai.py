@@ -16,7 +16,7 @@ from langchain_openai import ChatOpenAI
 from lc_helpers import call
 
 from tracekit import integrations
-from tracekit._render import owned_tokens
+from tracekit._record import owned_tokens
 
 SERVER = Path(__file__).resolve().parents[1] / "openai" / "server.py"
 KEY = "sk-tracekit-test-" + "Lc4Zx2Lp9Vw4Rt6Yk3Nb8Hc5"
