@@ -13,9 +13,9 @@ from typing import Any
 
 from tracekit._record import Node, build_tree, owned_tokens
 
-# Shown after a span drawn as a root because its parent link loops back.
-CYCLE_NOTE = "parent loop: its parent is itself or below it"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Shown after a span drawn as a root because its parent link loops back (build_tree's cycle).
+CYCLE_NOTE = "parent loop: its parent is itself or below it"
 
 
 def clean(text: str) -> str:

@@ -54,11 +54,15 @@ class SqliteBackend:
       trace recomputed from its stored records, in the same transaction,
       and its rows and total corrected.
 
-    Walking up from usage goes through spans stored as started (their
-    parents are remembered until they end). The memories are bounded
-    (100,000 span ids each, oldest forgotten first), and they are this
-    writer's: a trace written by two processes at once (a fork inside a
-    traced call) is counted from what each of them saw.
+    Whether a parent is stored already is answered from memory, not by a
+    query: spans are indexed by trace only, and finding one by id would scan
+    its trace (an index on span ids would cost every span a second B-tree
+    insert, the store's main write cost). Walking up from usage goes through
+    spans stored as started (their parents are remembered until they end).
+    The memories are bounded (100,000 span ids each, oldest forgotten
+    first), and they are this writer's: a trace written by two processes at
+    once (a fork inside a traced call), or by the backend of an earlier
+    ``init()``, is counted from what each writer saw.
     """
 
     export_interval = 1.0
