@@ -7,6 +7,7 @@ import os
 import stat
 
 import tracekit
+from tracekit._record import empty_record
 from tracekit.backends import ConsoleBackend, JsonlBackend, MemoryBackend
 
 
@@ -112,28 +113,9 @@ def test_console_neutralises_control_characters(capsys):
 
 def test_console_prints_unfinished_traces_at_shutdown(capsys):
     backend = ConsoleBackend()
-    backend.export(
-        [
-            {
-                "trace_id": "1" * 32,
-                "span_id": "2" * 16,
-                "parent_id": "3" * 16,
-                "name": "orphan",
-                "kind": "TOOL",
-                "project": "p",
-                "start_ns": 0,
-                "end_ns": 5_000_000,
-                "status": "OK",
-                "error": None,
-                "inputs": {},
-                "outputs": {},
-                "model": None,
-                "usage": None,
-                "attributes": {},
-                "events": [],
-            }
-        ]
-    )
+    orphan = empty_record(trace_id="1" * 32, span_id="2" * 16, parent_id="3" * 16,
+                          name="orphan", kind="TOOL", project="p", end_ns=5_000_000)  # fmt: skip
+    backend.export([orphan])
     assert capsys.readouterr().out == ""
     backend.shutdown()
     assert "TOOL orphan  5.0 ms  OK" in capsys.readouterr().out

@@ -17,13 +17,11 @@ import time
 import pytest
 
 import tracekit
+from tracekit._record import RECORD_KEYS
 from tracekit._schema import SCHEMA_VERSION, SchemaTooNew
 from tracekit.backends import SqliteBackend, StorageFull, from_url
 from tracekit.store import Store, StoreError, StoreNotFound
 
-KEYS = ("trace_id", "span_id", "parent_id", "name", "kind", "project", "start_ns",
-        "end_ns", "status", "error", "inputs", "outputs", "model", "usage", "attributes",
-        "events")  # fmt: skip
 FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
 
 
@@ -31,7 +29,7 @@ def rec(span, trace="1", **fields):
     """A finished span record as the pipeline hands it to backends."""
     values = (trace.ljust(32, "0"), span.ljust(16, "0"), None, "step", "CHAIN", "default",
               1_000, 2_000, "OK", None, {}, {}, None, None, {}, [])  # fmt: skip
-    return {**dict(zip(KEYS, values)), **fields}
+    return {**dict(zip(RECORD_KEYS, values, strict=True)), **fields}
 
 
 def write(db, records, **options):
@@ -423,7 +421,33 @@ def test_usage_reported_by_nested_llm_spans_is_counted_once(tmp_path):
     assert usages == [15, 15]  # each record keeps the usage it reported
 
 
-# -- schema versions --------------------------------------------------------------------
+def test_a_child_with_usage_arriving_after_its_parent_takes_the_tokens_from_it(tmp_path):
+    # The review's case: a parent LLM span (10 tokens) stored before its child LLM span (10)
+    db = tmp_path / "t.db"
+    usage = {"prompt_tokens": 6, "completion_tokens": 4, "total_tokens": 10}
+    parent = rec("1", kind="LLM", usage=usage)
+    child = rec("2", kind="LLM", usage=usage, parent_id="1".ljust(16, "0"), start_ns=1_500)
+    backend = SqliteBackend(db)
+    backend.export([parent])
+    assert sql(db, "SELECT total_tokens FROM traces") == [(10,)]
+    backend.export([child])
+    backend.shutdown()
+    assert sql(db, "SELECT total_tokens FROM traces") == [(10,)]
+    assert sql(db, "SELECT span_id, total_tokens FROM spans ORDER BY span_id") == [
+        ("1".ljust(16, "0"), None),  # the parent's tokens are corrected: the child owns them
+        ("2".ljust(16, "0"), 10),
+    ]
+
+
+def test_the_writers_memory_of_ended_spans_is_bounded_and_keeps_the_newest():
+    from tracekit.backends.sqlite import _RecentIds
+
+    ids = _RecentIds(100)
+    for n in range(1_000):
+        ids.update([f"{n:016x}"])
+    assert len(ids._new) + len(ids._old) <= 100
+    assert all(f"{n:016x}" in ids for n in range(950, 1_000))
+    assert f"{0:016x}" not in ids
 
 
 def test_a_current_store_is_reopened_as_it_is_and_a_newer_one_refused(tmp_path):

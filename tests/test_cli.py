@@ -12,6 +12,7 @@ import time
 import pytest
 
 import tracekit
+from tracekit._record import empty_record
 from tracekit._time import parse_time
 from tracekit.backends.sqlite import SqliteBackend
 from tracekit.cli import display_width, format_table, main
@@ -58,26 +59,17 @@ def write_store(db, *questions, use_model=False):
 
 
 def hand_record(trace_id, span_id, **fields):
-    record = {
+    values = {
         "trace_id": trace_id,
         "span_id": span_id,
-        "parent_id": None,
         "name": "step",
-        "kind": "CHAIN",
         "project": "default",
         "start_ns": 1_700_000_000_000_000_000,
         "end_ns": 1_700_000_000_500_000_000,
-        "status": "OK",
-        "error": None,
         "inputs": {"text": "hello"},
         "outputs": {"output": "bye"},
-        "model": None,
-        "usage": None,
-        "attributes": {},
-        "events": [],
     }
-    record.update(fields)
-    return record
+    return empty_record(**{**values, **fields})
 
 
 def write_records(db, records, started=()):

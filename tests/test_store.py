@@ -14,13 +14,10 @@ import pytest
 
 import tracekit
 from tracekit import _state
+from tracekit._record import RECORD_KEYS
 from tracekit.backends import MemoryBackend, SqliteBackend
 from tracekit.store import Store, StoreError, StoreNotFound, TraceNotFound
 from tracekit.testing import stepping_clock
-
-KEYS = ("trace_id", "span_id", "parent_id", "name", "kind", "project", "start_ns",
-        "end_ns", "status", "error", "inputs", "outputs", "model", "usage", "attributes",
-        "events")  # fmt: skip
 
 
 def tid(prefix):
@@ -31,7 +28,7 @@ def rec(trace, span, parent=None, **fields):
     """A span record as the pipeline hands it to backends (ids padded to full length)."""
     values = (tid(trace), span.ljust(16, "0"), parent and parent.ljust(16, "0"), "step",
               "CHAIN", "default", 1_000, 2_000, "OK", None, {}, {}, None, None, {}, [])  # fmt: skip
-    return {**dict(zip(KEYS, values)), **fields}
+    return {**dict(zip(RECORD_KEYS, values, strict=True)), **fields}
 
 
 def write(db, records, started=()):
@@ -336,6 +333,22 @@ def test_get_trace_returns_the_records_the_backends_received_and_the_tree(db, st
         assert [shape(n) for n in s.trace_tree(trace_id)] == [
             ("agent", [("rich", []), ("flaky", []), ("manual", [("lookup", [])])])
         ]
+
+
+def test_the_tree_places_every_stored_span_and_marks_a_parent_loop(db, store):
+    links = [("10", None), ("11", "10"), ("12", "12"), ("13", "14"), ("14", "13"), ("15", "99")]
+    write(db, [rec("1", span, parent, start_ns=1_000 + 100 * i)
+               for i, (span, parent) in enumerate(links)])  # fmt: skip
+
+    def cut(node):
+        return (node["record"]["span_id"][:2], node["cycle"], [cut(c) for c in node["children"]])
+
+    assert [cut(n) for n in store().trace_tree("1")] == [
+        ("10", False, [("11", False, [])]),
+        ("12", True, []),  # its own parent
+        ("13", True, [("14", False, [])]),  # a loop, cut at its earliest span
+        ("15", False, []),  # its parent is not stored
+    ]
 
 
 def test_iter_records_exports_all_one_trace_or_a_time_range(db, store):

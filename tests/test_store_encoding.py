@@ -6,30 +6,22 @@ import json
 
 import pytest
 
-from tracekit.backends.sqlite import _encode
+from tracekit._record import empty_record
+from tracekit._record import encode as _encode
 
 
 def record(**changes):
-    base = {
+    values = {
         "trace_id": "a" * 32,
         "span_id": "b" * 16,
-        "parent_id": None,
         "name": 'Café "quoted"\n\u2028',
         "kind": "TOOL",
         "project": "p",
         "start_ns": 1,
         "end_ns": 2,
-        "status": "OK",
-        "error": None,
         "inputs": {"q": "Crème brûlée", "n": 1.5},
-        "outputs": {},
-        "model": None,
-        "usage": None,
-        "attributes": {},
-        "events": [],
     }
-    base.update(changes)
-    return base
+    return empty_record(**{**values, **changes})
 
 
 @pytest.mark.parametrize(

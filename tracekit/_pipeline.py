@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any, cast
 from tracekit import _guard, _processors
 from tracekit._context import CURRENT
 from tracekit._lifecycle import payload_size
+from tracekit._record import started_record, to_record
 from tracekit._runner import OK, STUCK, TIMEOUT, BackendRunner
-from tracekit._span import ABANDONED, IN_CLEAN, NON_RECORDING, OUT_CLEAN, Span, set_end_reason
+from tracekit._span import ABANDONED, NON_RECORDING, Span, set_end_reason
 from tracekit._state import open_spans, runtime
 from tracekit.backends._errors import BatchDropped, StorageFull
 from tracekit.backends._protocol import Abilities, ForkAware, ReportsLateDrops, abilities_of
@@ -56,72 +57,7 @@ DROP_REASONS = (
 )
 
 
-_prepare = _processors.prepare_payload
 _SIZE = operator.attrgetter("_size")
-_last_trace: tuple[int, str] = (0, "")
-
-
-def _trace_hex(trace_id: int) -> str:
-    """Format a trace id, reusing the last one: spans of a trace arrive together.
-
-    The cache is one tuple swapped whole, so two exporter threads (an old
-    pipeline finishing while a new one starts) can never see a torn pair.
-    """
-    global _last_trace
-    last = _last_trace
-    if last[0] == trace_id:
-        return last[1]
-    text = "%032x" % trace_id  # noqa: UP031 (twice as fast as an f-string)
-    _last_trace = (trace_id, text)
-    return text
-
-
-_STARTED_FIELDS = (
-    "_trace_id",
-    "_span_id",
-    "_parent_id",
-    "name",
-    "kind",
-    "start_ns",
-    "_model",
-    "_usage",
-    "_flags",
-)
-
-
-def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
-    """The span record of DESIGN.md for a finished span (exporter thread)."""
-    limits = options.limits
-    redact = options.redact
-    flags = span._flags
-    record: dict[str, Any] = {
-        "trace_id": _trace_hex(span._trace_id),
-        "span_id": "%016x" % span._span_id,  # noqa: UP031
-        "parent_id": "%016x" % span._parent_id if span._parent_id else None,  # noqa: UP031
-        "name": span.name,
-        "kind": span.kind,
-        "project": project,
-        "start_ns": span.start_ns,
-        "end_ns": span.end_ns,
-        "status": span._status,
-        "error": span._error,
-        "inputs": (inputs if flags & IN_CLEAN else _prepare(inputs, limits, redact))
-        if (inputs := span._inputs)
-        else {},
-        "outputs": (outputs if flags & OUT_CLEAN else _prepare(outputs, limits, redact))
-        if (outputs := span._outputs)
-        else {},
-        "model": span._model,
-        "usage": span._usage,
-        # An ended span is never changed again: its own containers can be used.
-        "attributes": span._attrs or {},
-        "events": span._events or [],
-    }
-    if redact and (span._attrs or span._events or span._error):
-        _processors.redact_record_extras(record)
-    if span._error and len(record["error"]["stack"]) > limits.max_string_chars:
-        record["error"]["stack"] = record["error"]["stack"][-limits.max_string_chars :]
-    return record
 
 
 class Pipeline:
@@ -402,7 +338,7 @@ class Pipeline:
         announced.intersection_update(open_spans)  # forget spans that have ended
         records = []
         for span in fresh:
-            record = self._started_record(span)
+            record = started_record(span, self.options)
             if record is not None:
                 records.append(record)
                 announced.add(span._span_id)
@@ -410,29 +346,6 @@ class Pipeline:
             outcome = runner.call("export_started", records)
             if outcome != OK:
                 self._log_backend_failure(runner, "export_started", outcome)
-
-    def _started_record(self, span: Span) -> dict[str, Any] | None:
-        """A record of a span still open: ``end_ns`` None, status RUNNING, no outputs."""
-        try:
-            snapshot = Span.__new__(Span)
-            for name in _STARTED_FIELDS:
-                setattr(snapshot, name, getattr(span, name))
-            # The owner may still be adding attributes and events: copy them.
-            snapshot._attrs = dict(span._attrs) if span._attrs else None
-            snapshot._events = list(span._events) if span._events else None
-            inputs = span._inputs
-            snapshot._inputs = dict(inputs) if type(inputs) is dict else inputs
-            snapshot._outputs = None
-            snapshot.end_ns = 0
-            snapshot._error = None
-            snapshot._status = "RUNNING"
-            record = to_record(snapshot, self.options.project, self.options)
-        except Exception as exc:  # a span changing under us: try again next round
-            _guard.internal_error(exc, "pipeline.started_record", reraise=False)
-            return None
-        record["end_ns"] = None
-        record["attributes"]["tracekit.pid"] = os.getpid()
-        return record
 
     def _abandon_stale(self) -> None:
         """End spans left open past the caps (count or age) as abandoned."""

@@ -11,7 +11,11 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from tracekit._record import Node, build_tree, owned_tokens
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Shown after a span drawn as a root because its parent link loops back (build_tree's cycle).
+CYCLE_NOTE = "parent loop: its parent is itself or below it"
 
 
 def clean(text: str) -> str:
@@ -73,68 +77,44 @@ def _line(record: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
-def owned_tokens(records: Iterable[dict[str, Any]]) -> int:
-    """A trace's total tokens, each counted once: by the innermost span reporting it.
-
-    A framework's LLM span that wraps a client library's LLM span reports the
-    same usage; it owns it only if no span below it reported usage.
-    """
-    spans = list(records)
-    has_usage = {
-        r["span_id"]: isinstance((r.get("usage") or {}).get("total_tokens"), int) for r in spans
-    }
-    parent_of = {r["span_id"]: r["parent_id"] for r in spans}
-    below: set[str] = set()  # spans with a descendant that reports usage
-    for span_id, reports in has_usage.items():
-        if not reports:
-            continue
-        parent, seen = parent_of.get(span_id), 0
-        while parent is not None and parent not in below and seen < len(spans):
-            below.add(parent)
-            parent, seen = parent_of.get(parent), seen + 1
-    return sum(
-        r["usage"]["total_tokens"]
-        for r in spans
-        if has_usage[r["span_id"]] and r["span_id"] not in below
-    )
-
-
 def render_trace(records: Iterable[dict[str, Any]], *, details: bool = True) -> str:
     """Render the records of one trace as an indented tree.
+
+    The tree and the token total are ``_record``'s: every record is drawn
+    once (a span whose parent link loops back is drawn as a root, marked),
+    and each logical call's tokens are counted once.
 
     Args:
         records: span records of one trace, in any order.
         details: add one line of inputs and outputs under each span.
     """
-    spans = sorted(records, key=lambda r: (r["start_ns"], r["span_id"]))
+    spans = list(records)
     if not spans:
         return ""
-    ids = {r["span_id"] for r in spans}
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for r in spans:
-        parent = r["parent_id"] if r["parent_id"] in ids else None
-        children.setdefault(parent, []).append(r)
+    roots = build_tree(spans)
+    first = roots[0]["record"]
     total = owned_tokens(spans)
-    project = clean(str(spans[0]["project"]))
-    head = f"trace {clean(str(spans[0]['trace_id']))}  project {project}  {len(spans)} spans"
+    project = clean(str(first.get("project")))
+    head = f"trace {clean(str(first.get('trace_id')))}  project {project}  {len(spans)} spans"
     if total:
         head += f"  {total} tokens"
     lines = [head]
-
-    def walk(node: dict[str, Any], prefix: str, last: bool) -> None:
-        lines.append(f"{prefix}{'└─ ' if last else '├─ '}{_line(node)}")
+    # Iterative, depth first: a trace can nest deeper than Python's recursion limit.
+    stack: list[tuple[Node, str, bool]] = [
+        (root, "", i == len(roots) - 1) for i, root in reversed(list(enumerate(roots)))
+    ]
+    while stack:
+        node, prefix, last = stack.pop()
+        record = node["record"]
+        line = _line(record) + (f"  ({CYCLE_NOTE})" if node["cycle"] else "")
+        lines.append(f"{prefix}{'└─ ' if last else '├─ '}{line}")
         inner = prefix + ("   " if last else "│  ")
-        kids = children.get(node["span_id"], [])
+        kids = node["children"]
         if details:
             bar = "│  " if kids else "   "
-            if node.get("inputs"):
-                lines.append(f"{inner}{bar}in:  {preview(node['inputs'])}")
-            if node.get("outputs"):
-                lines.append(f"{inner}{bar}out: {preview(node['outputs'])}")
-        for i, kid in enumerate(kids):
-            walk(kid, inner, i == len(kids) - 1)
-
-    roots = children.get(None, [])
-    for i, root in enumerate(roots):
-        walk(root, "", i == len(roots) - 1)
+            if record.get("inputs"):
+                lines.append(f"{inner}{bar}in:  {preview(record['inputs'])}")
+            if record.get("outputs"):
+                lines.append(f"{inner}{bar}out: {preview(record['outputs'])}")
+        stack.extend((kid, inner, i == len(kids) - 1) for i, kid in reversed(list(enumerate(kids))))
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
+from tracekit._record import Node, build_tree, empty_record
 from tracekit._schema import SCHEMA_VERSION, SchemaTooNew, version
 
 DEFAULT_PATH = os.path.join(".tracekit", "traces.db")
@@ -288,22 +289,18 @@ class Store:
         """The span records of one trace (id or unique prefix), in start order."""
         full = self.resolve_trace_id(trace_id)
         rows = self._conn.execute(
-            f"SELECT {_RECORD_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id",  # noqa: S608
+            f"SELECT {RECORD_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id",  # noqa: S608
             (full,),
         ).fetchall()
-        return [_record(row) for row in rows]
+        return [decode_record(row) for row in rows]
 
-    def trace_tree(self, trace_id: str) -> list[dict[str, Any]]:
-        """One trace as nested ``{"record": ..., "children": [...]}`` nodes (roots first)."""
-        records = self.get_trace(trace_id)
-        nodes: dict[str, dict[str, Any]] = {
-            r["span_id"]: {"record": r, "children": []} for r in records
-        }
-        roots: list[dict[str, Any]] = []
-        for r in records:
-            parent = nodes.get(r["parent_id"]) if r["parent_id"] else None
-            (parent["children"] if parent else roots).append(nodes[r["span_id"]])
-        return roots
+    def trace_tree(self, trace_id: str) -> list[Node]:
+        """One trace as nested ``{"record", "children", "cycle"}`` nodes, roots in start order.
+
+        A span whose parent is not stored is a root; so is one whose parent
+        link loops back (``cycle`` True). See ``_record.build_tree``.
+        """
+        return build_tree(self.get_trace(trace_id))
 
     def iter_records(
         self,
@@ -325,11 +322,11 @@ class Store:
             low = since_ns if since_ns is not None else -(2**63)
             high = until_ns if until_ns is not None else 2**63 - 1
             params.extend((low, high))
-        sql = f"SELECT {_RECORD_COLUMNS} FROM spans"  # noqa: S608
+        sql = f"SELECT {RECORD_COLUMNS} FROM spans"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
         for row in self._conn.execute(sql + " ORDER BY rowid", params):
-            yield _record(row)
+            yield decode_record(row)
 
     # -- deleting ----------------------------------------------------------------------
 
@@ -391,9 +388,9 @@ def _parse_cursor(cursor: str) -> tuple[int, str]:
         raise ValueError(f"bad cursor {cursor!r}") from None
 
 
-# What a span row gives a record: the JSON, and what marks it started, and its identity
-# (for the placeholder of a record that does not decode).
-_RECORD_COLUMNS = "record, end_ns, pid, trace_id, span_id, parent_id, name, kind, project, start_ns"
+# What a span row gives a record (decode_record): the JSON, what marks it started, and
+# its identity (for the placeholder of a record that does not decode).
+RECORD_COLUMNS = "record, end_ns, pid, trace_id, span_id, parent_id, name, kind, project, start_ns"
 
 
 def _damaged(row: tuple[Any, ...], exc: Exception) -> dict[str, Any]:
@@ -403,28 +400,22 @@ def _damaged(row: tuple[Any, ...], exc: Exception) -> dict[str, Any]:
     place in the tree, marked as an error that says what happened.
     """
     _, end_ns, _, trace_id, span_id, parent_id, name, kind, project, start_ns = row
-    return {
-        "trace_id": trace_id,
-        "span_id": span_id,
-        "parent_id": parent_id,
-        "name": name,
-        "kind": kind,
-        "project": project,
-        "start_ns": start_ns,
-        "end_ns": end_ns,
-        "status": "ERROR",
-        "error": {
+    return empty_record(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        name=name,
+        kind=kind,
+        project=project,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status="ERROR",
+        error={
             "type": "DamagedRecord",
             "message": f"the stored span record does not decode ({type(exc).__name__})",
             "stack": "",
         },
-        "inputs": {},
-        "outputs": {},
-        "model": None,
-        "usage": None,
-        "attributes": {},
-        "events": [],
-    }
+    )
 
 
 def _summary(row: tuple[Any, ...], open_span_pids: Callable[[str], list[int]]) -> TraceSummary:
@@ -455,7 +446,14 @@ def _summary(row: tuple[Any, ...], open_span_pids: Callable[[str], list[int]]) -
     )
 
 
-def _record(row: tuple[Any, ...]) -> dict[str, Any]:
+def decode_record(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The span record of a ``spans`` row read as ``RECORD_COLUMNS``.
+
+    A record still open reads ``RUNNING`` while its process lives and
+    ``UNFINISHED`` after; one whose JSON does not decode reads as a
+    placeholder (see ``_damaged``). The sqlite writer reads its rows through
+    this too, so its token totals are computed over the same records.
+    """
     try:
         record: dict[str, Any] = json.loads(row[0])
         if not isinstance(record, dict):

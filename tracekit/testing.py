@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from tracekit import _config, _guard, _state
+from tracekit._record import Node, build_tree
 from tracekit.backends.memory import MemoryBackend
 
 __all__ = [
@@ -74,21 +75,31 @@ class Capture:
         return list(dict.fromkeys(r["trace_id"] for r in ordered))
 
     def tree(self, trace_id: str | None = None) -> list[dict[str, Any]]:
-        """The spans as nested ``{"name", "kind", "record", "children"}`` dicts.
+        """The spans as nested ``{"name", "kind", "record", "children", "cycle"}`` dicts.
+
+        The tree of ``tracekit show`` and the web UI (``_record.build_tree``):
+        roots in start order, each trace's tree on its own.
 
         Args:
             trace_id: one trace; all traces (roots in start order) when None.
         """
-        records = [r for r in self.records if trace_id is None or r["trace_id"] == trace_id]
-        records.sort(key=lambda r: (r["start_ns"], r["span_id"]))
-        nodes = {
-            r["span_id"]: {"name": r["name"], "kind": r["kind"], "record": r, "children": []}
-            for r in records
-        }
-        roots: list[dict[str, Any]] = []
-        for r in records:
-            parent = nodes.get(r["parent_id"]) if r["parent_id"] else None
-            (parent["children"] if parent else roots).append(nodes[r["span_id"]])
+
+        def named(node: Node) -> dict[str, Any]:  # the outline reads name and kind on the node
+            record = node["record"]
+            return {
+                "name": record["name"],
+                "kind": record["kind"],
+                "record": record,
+                "children": [named(child) for child in node["children"]],
+                "cycle": node["cycle"],
+            }
+
+        by_trace: dict[str, list[dict[str, Any]]] = {}
+        for r in self.records:
+            if trace_id is None or r["trace_id"] == trace_id:
+                by_trace.setdefault(r["trace_id"], []).append(r)
+        roots = [named(root) for records in by_trace.values() for root in build_tree(records)]
+        roots.sort(key=lambda node: (node["record"]["start_ns"], node["record"]["span_id"]))
         return roots
 
     def outline(self, trace_id: str | None = None) -> str:

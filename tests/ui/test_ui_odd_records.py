@@ -105,3 +105,35 @@ def test_a_record_damaged_on_disk_keeps_its_place(db, serve, browse):
     expect(detail.locator(".detail-name")).to_have_text("broken-step")
     assert "DamagedRecord" in detail.locator("[data-section=error]").inner_text()
     clean(page, watch)
+
+
+def test_a_self_parent_and_a_parent_loop_are_drawn_as_marked_roots_as_show_draws_them(
+    db, serve, browse
+):
+    from tracekit._render import CYCLE_NOTE, render_trace
+    from tracekit.store import Store
+
+    t0 = start(3)
+
+    def span(n, parent, name):
+        return rec(3, n, parent, name=name, start_ns=t0 + n * MS, end_ns=t0 + n * MS + MS // 2)
+
+    write(db, [span(0, None, "root"), span(1, 1, "self-parent"), span(2, 3, "loop-a"),
+               span(3, 2, "loop-b"), span(4, 3, "under-loop")])  # fmt: skip
+    page, watch = browse(serve(db).url + f"#/trace/{tid(3)}")
+    labels = page.locator(".label-row")
+    expect(labels).to_have_count(5)
+    expect(page.locator(".toolbar")).to_contain_text("5 spans")
+    expect(page.locator(".trace-facts")).to_contain_text("5 spans")
+    names = [labels.nth(i).locator(".name").inner_text() for i in range(5)]
+    assert names == ["root", "self-parent", "loop-a", "loop-b", "under-loop"]
+    marked = page.locator(".label-row:has(.cycle-tag) .name")
+    assert marked.all_inner_texts() == ["self-parent", "loop-a"]  # cut at the loop's earliest
+    indent = [labels.nth(i).evaluate("e => parseInt(e.style.paddingLeft)") for i in range(5)]
+    assert indent[0] == indent[1] == indent[2] < indent[3] < indent[4]
+    with Store(db) as store:
+        shown = render_trace(store.get_trace(tid(3)), details=False).splitlines()
+    assert "5 spans" in shown[0]
+    assert len(shown) == 6
+    assert [CYCLE_NOTE in line for line in shown[1:]] == [False, True, True, False, False]
+    clean(page, watch)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 
+from tracekit._record import RECORD_KEYS
 from tracekit.backends import SqliteBackend
 
-KEYS = ("trace_id", "span_id", "parent_id", "name", "kind", "project", "start_ns",
-        "end_ns", "status", "error", "inputs", "outputs", "model", "usage", "attributes",
-        "events")  # fmt: skip
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARTIFACTS = os.path.join(ROOT, "build", "ui-artifacts")  # gitignored
 DOCS_IMAGES = os.path.join(ROOT, "docs", "images")
@@ -31,7 +29,7 @@ def rec(trace, span, parent=None, **fields):
               f"step-{span}", "CHAIN", "default", BASE_NS + trace * 1000 * MS + span * MS,
               BASE_NS + trace * 1000 * MS + span * MS + MS // 2, "OK", None, {}, {}, None,
               None, {}, [])  # fmt: skip
-    record = dict(zip(KEYS, values))
+    record = dict(zip(RECORD_KEYS, values, strict=True))
     record.update(fields)
     return record
 

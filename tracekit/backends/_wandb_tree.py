@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tracekit._record import Node, build_tree
+
 # W&B trace trees know four kinds (the seed's); tracekit's other two map onto the nearest
 WANDB_KINDS = {
     "LLM": "LLM",
@@ -27,8 +29,9 @@ WANDB_KINDS = {
 INCOMPLETE_NAME = "(incomplete trace)"
 
 
-def span_tree(record: dict[str, Any], children: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """One record and its descendants as nested dicts with W&B's span fields."""
+def span_tree(node: Node) -> dict[str, Any]:
+    """One node of ``_record.build_tree`` and its descendants as nested dicts with W&B's fields."""
+    record = node["record"]
     error = record.get("error") or {}
     attributes: dict[str, Any] = {
         "tracekit.kind": record.get("kind"),
@@ -41,7 +44,9 @@ def span_tree(record: dict[str, Any], children: dict[str, list[dict[str, Any]]])
     attributes.update(record.get("attributes") or {})
     if record.get("events"):
         attributes["events"] = record["events"]
-    start = int(record.get("start_ns") or 0)
+    if node["cycle"]:  # its parent link looped back: drawn as a root
+        attributes["tracekit.parent_loop"] = record.get("parent_id")
+    start = _start(record)
     end = int(record.get("end_ns") or start)
     return {
         "span_id": record.get("span_id"),
@@ -54,10 +59,7 @@ def span_tree(record: dict[str, Any], children: dict[str, list[dict[str, Any]]])
         "attributes": attributes,
         "inputs": record.get("inputs") or {},
         "outputs": record.get("outputs") or {},
-        "child_spans": [
-            span_tree(child, children)
-            for child in sorted(children.get(record["span_id"], ()), key=_start)
-        ],
+        "child_spans": [span_tree(child) for child in node["children"]],
     }
 
 
@@ -66,20 +68,16 @@ def _start(record: dict[str, Any]) -> int:
 
 
 def trace_tree(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The tree of one trace: its root, or a synthetic root over orphaned spans."""
-    ids = {r["span_id"] for r in records}
-    children: dict[str, list[dict[str, Any]]] = {}
-    tops = []
-    for record in records:
-        parent = record.get("parent_id")
-        if parent and parent in ids:
-            children.setdefault(parent, []).append(record)
-        else:
-            tops.append(record)
-    roots = [r for r in tops if not r.get("parent_id")]
-    if len(tops) == 1 and roots:
-        return span_tree(roots[0], children)
-    trees = [span_tree(r, children) for r in sorted(tops, key=_start)]
+    """The tree of one trace: its root, or a synthetic root over several tops.
+
+    The tree is ``_record.build_tree``'s: a trace whose root never arrived
+    (orphans), or whose parent links loop, has several tops (or one that is
+    not a true root) and gets the synthetic root.
+    """
+    tops = build_tree(records)
+    if len(tops) == 1 and not tops[0]["record"].get("parent_id"):
+        return span_tree(tops[0])
+    trees = [span_tree(top) for top in tops]
     return {
         "span_id": None,
         "name": INCOMPLETE_NAME,

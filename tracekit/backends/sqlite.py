@@ -9,6 +9,9 @@ traces are never committed by accident.
 Spans still open are written as *started* records (``export_started``), so a
 long-running agent is visible before it ends, and a span whose process died
 stays visible as unfinished. The final record replaces the started one.
+
+Token ownership (DESIGN's "one owner per logical call", ``_record.ownership``)
+is kept right for every arrival order; see :class:`SqliteBackend`.
 """
 
 from __future__ import annotations
@@ -18,20 +21,50 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tracekit import _state
+from tracekit._record import encode, ownership
 from tracekit._schema import migrate
 from tracekit.backends._errors import StorageFull
+from tracekit.store import RECORD_COLUMNS, decode_record
 
 SYNCHRONOUS = ("NORMAL", "FULL")
 _CHECKPOINT_EVERY = 64  # batches between passive WAL checkpoints
 _PREVIEW_CHARS = 200
+_MEMORY = 100_000  # span ids each of the writer's ownership memories holds at most
 
 
 class SqliteBackend:
-    """Writes span records into a SQLite store (see ``tracekit.store`` to read it)."""
+    """Writes span records into a SQLite store (see ``tracekit.store`` to read it).
+
+    The ``traces`` row's token total and each span row's owned tokens follow
+    ``_record.ownership`` over the trace's stored records, whatever order
+    they arrive in. Recomputing a trace on every batch would cost a read of
+    the whole trace per batch (a long agent writes into its trace for
+    minutes), so each batch is worked out on its own and corrected only when
+    it has to be:
+
+    - ownership is computed over the batch's records of each trace, with
+      what the writer remembers of spans stored earlier: which not-yet-ended
+      spans have usage below them (children end, and arrive, first);
+    - a batch whose usage sits below a span already stored as ended (a
+      parent that arrived first: an abandoned span, a thread that outlived
+      its span) may take tokens from a stored owner; only then is that
+      trace recomputed from its stored records, in the same transaction,
+      and its rows and total corrected.
+
+    Whether a parent is stored already is answered from memory, not by a
+    query: spans are indexed by trace only, and finding one by id would scan
+    its trace (an index on span ids would cost every span a second B-tree
+    insert, the store's main write cost). Walking up from usage goes through
+    spans stored as started (their parents are remembered until they end).
+    The memories are bounded (100,000 span ids each, oldest forgotten
+    first), and they are this writer's: a trace written by two processes at
+    once (a fork inside a traced call), or by the backend of an earlier
+    ``init()``, is counted from what each writer saw.
+    """
 
     export_interval = 1.0
 
@@ -67,7 +100,9 @@ class SqliteBackend:
         # Span ids written as started and not yet ended, shared by every backend
         # on this file in this process (init() may replace the backend meanwhile).
         self._started = _started_in(self.path)
-        self._usage_below: dict[str, bool] = {}  # parent span id -> a descendant owns usage
+        self._usage_below: dict[str, bool] = {}  # span not stored as ended -> usage below it
+        self._ended = _RecentIds(_MEMORY)  # spans stored as ended (a hash clash: one more recount)
+        self._open_parent: dict[str, str | None] = {}  # span stored as started -> its parent
         self._batches = 0
 
     # -- connection ------------------------------------------------------------------
@@ -102,9 +137,10 @@ class SqliteBackend:
     def _write(self, records: Sequence[dict[str, Any]], *, started: bool) -> None:
         with self._lock:
             conn = self._connect()
-            span_rows, updates, trace_rows, done = self._rows(records, started)
+            owners, flags, recount = ({}, {}, set()) if started else self._ownership(records)
+            span_rows, updates, trace_rows, done = self._rows(records, started, owners)
             try:
-                self._transaction(conn, span_rows, updates, trace_rows)
+                self._transaction(conn, span_rows, updates, trace_rows, recount)
             except sqlite3.Error as exc:
                 if _is_full(exc):
                     raise StorageFull(str(exc)) from exc
@@ -112,8 +148,10 @@ class SqliteBackend:
             # Only after the commit: the in-memory state follows what is stored.
             if started:
                 self._started.update(r["span_id"] for r in records)
+                self._remember_open(records)
             else:
                 self._started.difference_update(done)
+                self._remember_ended(records, flags)
             self._batches += 1
             if self._batches % _CHECKPOINT_EVERY == 0:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -124,6 +162,7 @@ class SqliteBackend:
         span_rows: list[tuple[Any, ...]],
         updates: list[tuple[tuple[Any, ...], tuple[Any, ...]]],
         trace_rows: list[tuple[Any, ...]],
+        recount: set[str],
     ) -> None:
         deadline = time.monotonic() + self.busy_timeout_s
         while True:
@@ -138,6 +177,8 @@ class SqliteBackend:
             if updates:
                 trace_rows = self._end_started(conn, updates, trace_rows)
             conn.executemany(_UPSERT_TRACE, trace_rows)
+            for trace_id in recount:
+                _recount_tokens(conn, trace_id)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
@@ -171,7 +212,10 @@ class SqliteBackend:
         ]
 
     def _rows(
-        self, records: Sequence[dict[str, Any]], started: bool
+        self,
+        records: Sequence[dict[str, Any]],
+        started: bool,
+        owners: dict[str, dict[str, int]],
     ) -> tuple[
         list[tuple[Any, ...]],
         list[tuple[tuple[Any, ...], tuple[Any, ...]]],
@@ -189,8 +233,9 @@ class SqliteBackend:
             was_started = not started and span_id in self._started
             if was_started:
                 done.append(span_id)
-            tokens = None if started else self._owned_tokens(r)
-            text, spans_of = _encode(r)
+            owned = owners.get(trace_id)
+            tokens = owned.get(span_id) if owned else None
+            text, spans_of = encode(r)
             row = (
                 span_id,
                 trace_id,
@@ -249,25 +294,65 @@ class SqliteBackend:
         trace_rows = [(trace_id, *t) for trace_id, t in traces.items()]
         return span_rows, updates, trace_rows, done
 
-    def _owned_tokens(self, record: dict[str, Any]) -> int | None:
-        """Tokens this span owns: the innermost span reporting usage owns it.
+    def _ownership(
+        self, records: Sequence[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, int]], dict[str, bool], set[str]]:
+        """Who owns the batch's tokens, spans outside it to flag, and traces to recount.
 
-        An LLM span from a framework that wraps one from a client library
-        reports the same tokens; it owns them only if nothing below it did.
-        Children end (and arrive) before their parent, so the flag a child
-        leaves on its parent id is there when the parent comes.
+        Returns:
+            per trace, span id -> the tokens it owns; spans outside the batch
+            that now have usage below them (applied after the commit); the
+            traces to recompute from the store in the batch's transaction.
+
+        From each span outside the batch that its usage reaches, the walk
+        goes up: a span not stored yet is flagged (its record will come), one
+        stored as started is flagged and the walk goes on to its parent, and
+        one stored as ended means a stored owner may lose its tokens: its
+        trace is recounted.
         """
-        usage = record["usage"]
-        below = self._usage_below.pop(record["span_id"], False)
-        has_usage = bool(usage) and isinstance(usage.get("total_tokens"), int)
-        parent_id = record["parent_id"]
-        if parent_id is not None and (has_usage or below):
-            if len(self._usage_below) > 100_000:  # parents that never came: forget the oldest
-                self._usage_below.pop(next(iter(self._usage_below)))
-            self._usage_below[parent_id] = True
-        if has_usage and not below:
-            return int(usage["total_tokens"])
-        return None
+        below, ended, open_parent = self._usage_below, self._ended, self._open_parent
+        if not any(r["usage"] for r in records) and below.keys().isdisjoint(
+            [r["span_id"] for r in records]
+        ):
+            return {}, {}, set()  # no usage in the batch, none below its spans: nobody owns
+        by_trace: dict[str, list[dict[str, Any]]] = {}
+        for r in records:
+            by_trace.setdefault(r["trace_id"], []).append(r)
+        owners: dict[str, dict[str, int]] = {}
+        flags: dict[str, bool] = {}
+        recount: set[str] = set()
+        for trace_id, batch in by_trace.items():
+            owned, reaches = ownership(batch, below)
+            if owned:
+                owners[trace_id] = owned
+            for span_id in reaches:
+                walked: str | None = span_id
+                while walked is not None and walked not in flags and walked not in below:
+                    if walked in ended:
+                        recount.add(trace_id)
+                        break
+                    flags[walked] = True
+                    walked = open_parent.get(walked)
+        return owners, flags, recount
+
+    def _remember_ended(self, records: Sequence[dict[str, Any]], flags: dict[str, bool]) -> None:
+        below, open_parent = self._usage_below, self._open_parent
+        ids = [r["span_id"] for r in records]
+        for span_id in below.keys() & ids:  # stored now: a later descendant finds it in _ended
+            del below[span_id]
+        for span_id in open_parent.keys() & ids:
+            del open_parent[span_id]
+        self._ended.update(ids)
+        below.update(flags)
+        while len(below) > _MEMORY:  # parents that never came: forget the oldest
+            below.pop(next(iter(below)))
+
+    def _remember_open(self, records: Sequence[dict[str, Any]]) -> None:
+        open_parent = self._open_parent
+        for r in records:
+            open_parent[r["span_id"]] = r["parent_id"]
+        while len(open_parent) > _MEMORY:
+            open_parent.pop(next(iter(open_parent)))
 
     def flush(self) -> None:
         """Each batch is committed when ``export`` returns: nothing is buffered."""
@@ -295,6 +380,51 @@ class SqliteBackend:
         _state.started_by_path.clear()
         self._started = _started_in(self.path)
         self._usage_below = {}
+        self._ended = _RecentIds(_MEMORY)
+        self._open_parent = {}
+
+
+class _RecentIds:
+    """A bounded set of span ids (kept as hashes), in two generations.
+
+    When the newer one is full the older is forgotten, so the ids of the
+    last ``size / 2`` to ``size`` adds are always found.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._half = max(1, size // 2)
+        self._new: set[int] = set()
+        self._old: set[int] = set()
+
+    def __contains__(self, span_id: object) -> bool:
+        key = hash(span_id)
+        return key in self._new or key in self._old
+
+    def update(self, span_ids: Iterable[str]) -> None:
+        new = self._new
+        new.update(map(hash, span_ids))
+        if len(new) >= self._half:
+            self._old, self._new = new, set()
+
+
+def _recount_tokens(conn: sqlite3.Connection, trace_id: str) -> None:
+    """Recompute a trace's owned tokens from its stored records (inside the batch's transaction).
+
+    The records are read as ``tracekit.store`` reads them, so the totals are
+    exactly what ``tracekit show`` computes over them.
+    """
+    rows = conn.execute(_TRACE_TOKENS, (trace_id,)).fetchall()
+    records = [decode_record(row[2:]) for row in rows]
+    owned = ownership(records).owned
+    fixes = []
+    for row, record in zip(rows, records, strict=True):
+        tokens = owned.get(str(record.get("span_id")))
+        if tokens != row[1]:
+            fixes.append((tokens, row[0]))
+    conn.executemany("UPDATE spans SET total_tokens = ? WHERE rowid = ?", fixes)
+    conn.execute(
+        "UPDATE traces SET total_tokens = ? WHERE trace_id = ?", (sum(owned.values()), trace_id)
+    )
 
 
 def _started_in(path: str) -> set[str]:
@@ -375,74 +505,7 @@ def _preview(value: Any) -> str | None:
     return text[:_PREVIEW_CHARS]
 
 
-_encode_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-_string = json.encoder.encode_basestring_ascii  # the json module's own escaper (C)
-_KEYS = (
-    "trace_id", "span_id", "parent_id", "name", "kind", "project", "start_ns", "end_ns",
-    "status", "error", "inputs", "outputs", "model", "usage", "attributes", "events",
-)  # fmt: skip
-
-
-def _value(value: Any) -> str:
-    """JSON for a field that is usually None, empty or a short string."""
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return _string(value)
-    if not value:
-        return "[]" if isinstance(value, list) else "{}"
-    return _encode_json(value)
-
-
-def _payload_json(payload: dict[str, Any]) -> str:
-    """JSON for a payload dict; formatted directly when its values are str, int, bool or None."""
-    parts = []
-    for key, value in payload.items():
-        t = type(value)
-        if t is str:
-            parts.append(f"{_string(key)}:{_string(value)}")
-        elif t is int:
-            parts.append(f"{_string(key)}:{value}")
-        elif value is None:
-            parts.append(f"{_string(key)}:null")
-        elif t is bool:
-            parts.append(f"{_string(key)}:{'true' if value else 'false'}")
-        else:  # floats, containers: the encoder's rules
-            return _encode_json(payload)
-    return "{" + ",".join(parts) + "}"
-
-
-def _encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
-    """The record as JSON, and where its inputs and its outputs sit inside it.
-
-    Equal to ``json.dumps(record, separators=(",", ":"))`` (same keys, same
-    order), but the fixed fields are formatted directly: a call into the JSON
-    encoder costs about a microsecond however small its input. The offsets
-    (1-based start, length of the inputs' JSON, then of the outputs') let the
-    store search payloads inside the record without keeping a second copy.
-    """
-    if tuple(record) != _KEYS:  # a processor added or reordered fields: encode it whole
-        text = _encode_json(record)
-        return text, (1, len(text), 1, 0)
-    inputs = _payload_json(record["inputs"])
-    outputs = _payload_json(record["outputs"])
-    end = record["end_ns"]
-    head = (
-        f'{{"trace_id":{_string(record["trace_id"])},"span_id":{_string(record["span_id"])},'
-        f'"parent_id":{_value(record["parent_id"])},"name":{_string(record["name"])},'
-        f'"kind":{_string(record["kind"])},"project":{_string(record["project"])},'
-        f'"start_ns":{int(record["start_ns"])},"end_ns":{"null" if end is None else int(end)},'
-        f'"status":{_string(record["status"])},"error":{_value(record["error"])},"inputs":'
-    )
-    tail = (
-        f',"model":{_value(record["model"])},"usage":{_value(record["usage"])},'
-        f'"attributes":{_value(record["attributes"])},"events":{_value(record["events"])}}}'
-    )
-    in_start = len(head) + 1
-    out_start = in_start + len(inputs) + len(',"outputs":')
-    text = f'{head}{inputs},"outputs":{outputs}{tail}'
-    return text, (in_start, len(inputs), out_start, len(outputs))
-
+_TRACE_TOKENS = f"SELECT rowid, total_tokens, {RECORD_COLUMNS} FROM spans WHERE trace_id = ?"  # noqa: S608
 
 _INSERT_SPAN = """
 INSERT INTO spans (span_id, trace_id, parent_id, name, kind, project, start_ns, end_ns,

@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tracekit._record import RECORD_KEYS, cut_links
 from tracekit.store import Store, StoreError, TraceNotFound, TraceSummary
 from tracekit.ui._architecture import architecture
 from tracekit.ui._security import GuardMiddleware, HostPolicy
@@ -43,10 +44,11 @@ from tracekit.ui._static import StaticFiles, load_assets
 
 DEFAULT_LIMIT = 50
 _FILTERS = ("project", "status", "kind")
-# What the tree, the timeline and the header need of a span; the detail panel
-# asks for the full record. Inputs and outputs can be megabytes per span.
-LIGHT_KEYS = ("trace_id", "span_id", "parent_id", "name", "kind", "project", "start_ns",
-              "end_ns", "status", "model", "usage")  # fmt: skip
+# What the tree, the timeline and the header need of a span: the record's fields but its
+# payloads, and the error cut short (light_span). The detail panel asks for the full
+# record. Inputs and outputs can be megabytes per span.
+HEAVY_KEYS = ("error", "inputs", "outputs", "attributes", "events")
+LIGHT_KEYS = tuple(key for key in RECORD_KEYS if key not in HEAVY_KEYS)
 ERROR_MESSAGE_CHARS = 300
 
 
@@ -67,13 +69,16 @@ def summary_json(trace: TraceSummary) -> dict[str, Any]:
     return {**dataclasses.asdict(trace), "duration_ns": trace.duration_ns}
 
 
-def light_span(record: dict[str, Any]) -> dict[str, Any]:
+def light_span(record: dict[str, Any], *, cycle: bool = False) -> dict[str, Any]:
     """The part of a span record the timeline draws: no inputs, outputs, attributes or events.
 
     The error keeps its type and the start of its message (the stack is in
-    the full record).
+    the full record). ``cycle`` adds ``"cycle": true``: the tree cuts this
+    span's parent link, which loops back, and draws it as a root.
     """
     light = {key: record[key] for key in LIGHT_KEYS if key in record}
+    if cycle:
+        light["cycle"] = True
     error = record.get("error")
     if isinstance(error, dict):
         message = error.get("message")
@@ -174,7 +179,10 @@ class Api:
 
         def read(store: Store) -> dict[str, Any]:
             summary = store.trace_summary(trace_id)
-            spans = [light_span(record) for record in store.get_trace(summary.trace_id)]
+            records = store.get_trace(summary.trace_id)
+            # The tree's rule is _record's: the page draws parent links as given, but those cut.
+            cut = cut_links(records)
+            spans = [light_span(r, cycle=str(r.get("span_id")) in cut) for r in records]
             return {"trace": summary_json(summary), "spans": spans}
 
         return await self._read(read)

@@ -18,7 +18,7 @@ from langchain_openai import ChatOpenAI
 from lc_helpers import call
 
 from tracekit import integrations
-from tracekit._render import owned_tokens
+from tracekit._record import owned_tokens
 from tracekit.backends._semconv import span_attributes
 
 SERVER = Path(__file__).resolve().parents[1] / "openai" / "server.py"

@@ -6,13 +6,18 @@ import { KINDS, duration, isTime, kindClass, statusClass, statusText, took } fro
 
 export const ZOOM_MAX = 256;
 
-/** Parent -> children and the roots, for records in start order. */
+/**
+ * Parent -> children and the roots, for light records in start order. The
+ * server applies the tree's rules (tracekit/_record.py build_tree): a span whose
+ * parent link loops back comes marked `cycle` and is a root; one whose parent
+ * is not in the trace is a root too.
+ */
 export function spanTree(spans) {
   const byId = new Map(spans.map((s) => [s.span_id, s]));
   const children = new Map();
   const roots = [];
   for (const span of spans) {
-    if (span.parent_id && byId.has(span.parent_id) && span.parent_id !== span.span_id) {
+    if (!span.cycle && span.parent_id && byId.has(span.parent_id)) {
       if (!children.has(span.parent_id)) children.set(span.parent_id, []);
       children.get(span.parent_id).push(span);
     } else {
@@ -29,7 +34,7 @@ function visibleRows(tree, collapsed) {
   const stack = tree.roots.slice().reverse().map((span) => [span, 0]);
   while (stack.length) {
     const [span, depth] = stack.pop();
-    if (seen.has(span.span_id)) continue; // a parent cycle in bad data: show each span once
+    if (seen.has(span.span_id)) continue; // a span id stored twice: show it once
     seen.add(span.span_id);
     rows.push([span, depth]);
     const kids = tree.children.get(span.span_id);
@@ -97,6 +102,9 @@ export function renderWaterfall(root, spans, running, state, on) {
       h("span", { class: "kind " + kindClass(span.kind) }, String(span.kind ?? "?")),
       h("span", { class: "name" }, String(span.name ?? "(no name)")),
       typeof span.model === "string" ? h("span", { class: "model-tag" }, span.model) : null,
+      span.cycle
+        ? h("span", { class: "cycle-tag", title: "its parent id names itself or a span below it: shown as a root" }, "parent loop")
+        : null,
       state.collapsed.has(span.span_id) && kids ? h("span", { class: "muted" }, ` +${kids.length}`) : null,
       h("span", { class: "took " + statusClass(span.status) }, took(span)));
     label.style.paddingLeft = Math.min(depth, 40) * 14 + 4 + "px";

@@ -1,0 +1,451 @@
+"""The span record: its fields, how a live span becomes one, its JSON, the tree and token ownership.
+
+Everything that knows the record's shape lives here, once:
+
+- ``RECORD_KEYS``, DESIGN.md's field order, and ``empty_record`` (placeholders,
+  tests);
+- ``to_record`` (a finished span, on the exporter's per-span path) and
+  ``started_record`` (a span still open, read from its live fields);
+- ``encode``, the record's compact JSON with where its payloads sit in it;
+- ``build_tree``, the one tree over a trace's records: children in start
+  order, orphans as roots, and a span whose parent link loops back (itself,
+  or a span below it) shown as a root marked ``cycle``;
+- ``ownership`` / ``owned_tokens``, DESIGN's "one owner per logical call":
+  the innermost span that reports usage owns it, over the tree
+  ``build_tree`` draws.
+
+``tracekit show``, ``tracekit ls`` (through the sqlite writer), the web UI,
+the W&B tree and ``testing.Capture`` all use these, so they agree on spans and
+tokens whatever order the records arrived in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Container, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
+
+from tracekit import _guard, _processors
+from tracekit._span import IN_CLEAN, OUT_CLEAN, Span
+
+if TYPE_CHECKING:
+    from tracekit._options import Options
+
+RECORD_KEYS = (
+    "trace_id", "span_id", "parent_id", "name", "kind", "project", "start_ns", "end_ns",
+    "status", "error", "inputs", "outputs", "model", "usage", "attributes", "events",
+)  # fmt: skip
+"""The fields of a span record, in DESIGN.md's order (the order every record is built in)."""
+
+
+def empty_record(**fields: Any) -> dict[str, Any]:
+    """A record with every field at its empty value, then ``fields`` over them.
+
+    Empty means: ids and strings ``""``, kind ``CHAIN``, times 0, status
+    ``OK``, ``parent_id``/``error``/``model``/``usage`` None, and fresh empty
+    payloads. The keys are ``RECORD_KEYS``, in order.
+
+    Raises:
+        TypeError: a name in ``fields`` is not a record field.
+    """
+    unknown = fields.keys() - set(RECORD_KEYS)
+    if unknown:
+        raise TypeError(f"not span record fields: {', '.join(sorted(unknown))}")
+    record: dict[str, Any] = {
+        "trace_id": "",
+        "span_id": "",
+        "parent_id": None,
+        "name": "",
+        "kind": "CHAIN",
+        "project": "",
+        "start_ns": 0,
+        "end_ns": 0,
+        "status": "OK",
+        "error": None,
+        "inputs": {},
+        "outputs": {},
+        "model": None,
+        "usage": None,
+        "attributes": {},
+        "events": [],
+    }
+    record.update(fields)
+    return record
+
+
+# -- a live span -> a record ------------------------------------------------------------
+
+_prepare = _processors.prepare_payload
+_last_trace: tuple[int, str] = (0, "")
+
+
+def _trace_hex(trace_id: int) -> str:
+    """Format a trace id, reusing the last one: spans of a trace arrive together.
+
+    The cache is one tuple swapped whole, so two exporter threads (an old
+    pipeline finishing while a new one starts) can never see a torn pair.
+    """
+    global _last_trace
+    last = _last_trace
+    if last[0] == trace_id:
+        return last[1]
+    text = "%032x" % trace_id  # noqa: UP031 (twice as fast as an f-string)
+    _last_trace = (trace_id, text)
+    return text
+
+
+def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
+    """The span record of DESIGN.md for a finished span (exporter thread, once per span)."""
+    limits = options.limits
+    redact = options.redact
+    flags = span._flags
+    # Written out rather than through empty_record: this runs once per span.
+    record: dict[str, Any] = {
+        "trace_id": _trace_hex(span._trace_id),
+        "span_id": "%016x" % span._span_id,  # noqa: UP031
+        "parent_id": "%016x" % span._parent_id if span._parent_id else None,  # noqa: UP031
+        "name": span.name,
+        "kind": span.kind,
+        "project": project,
+        "start_ns": span.start_ns,
+        "end_ns": span.end_ns,
+        "status": span._status,
+        "error": span._error,
+        "inputs": (inputs if flags & IN_CLEAN else _prepare(inputs, limits, redact))
+        if (inputs := span._inputs)
+        else {},
+        "outputs": (outputs if flags & OUT_CLEAN else _prepare(outputs, limits, redact))
+        if (outputs := span._outputs)
+        else {},
+        "model": span._model,
+        "usage": span._usage,
+        # An ended span is never changed again: its own containers can be used.
+        "attributes": span._attrs or {},
+        "events": span._events or [],
+    }
+    if redact and (span._attrs or span._events or span._error):
+        _processors.redact_record_extras(record)
+    if span._error and len(record["error"]["stack"]) > limits.max_string_chars:
+        record["error"]["stack"] = record["error"]["stack"][-limits.max_string_chars :]
+    return record
+
+
+def started_record(span: Span, options: Options) -> dict[str, Any] | None:
+    """A record of a span still open: ``end_ns`` None, status RUNNING, no outputs.
+
+    Read from the live span's fields while its owner may still be changing
+    them: attributes, events and a dict of inputs are copied first (the
+    preparation of payloads works in place), and None is returned, after an
+    internal-error log, if the span changed under us (the next round tries
+    again).
+    """
+    try:
+        attrs = dict(span._attrs) if span._attrs else {}
+        events = list(span._events) if span._events else []
+        inputs = span._inputs
+        if type(inputs) is dict:
+            inputs = dict(inputs)
+        limits, redact = options.limits, options.redact
+        parent_id = span._parent_id
+        record: dict[str, Any] = {
+            "trace_id": _trace_hex(span._trace_id),
+            "span_id": "%016x" % span._span_id,  # noqa: UP031
+            "parent_id": "%016x" % parent_id if parent_id else None,  # noqa: UP031
+            "name": span.name,
+            "kind": span.kind,
+            "project": options.project,
+            "start_ns": span.start_ns,
+            "end_ns": None,
+            "status": "RUNNING",
+            "error": None,
+            "inputs": (inputs if span._flags & IN_CLEAN else _prepare(inputs, limits, redact))
+            if inputs
+            else {},
+            "outputs": {},
+            "model": span._model,
+            "usage": span._usage,
+            "attributes": attrs,
+            "events": events,
+        }
+        if redact and (attrs or events):
+            _processors.redact_record_extras(record)
+    except Exception as exc:  # a span changing under us: try again next round
+        _guard.internal_error(exc, "pipeline.started_record", reraise=False)
+        return None
+    record["attributes"]["tracekit.pid"] = os.getpid()  # after redaction: never a secret
+    return record
+
+
+# -- the record as JSON -----------------------------------------------------------------
+
+_encode_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_string = json.encoder.encode_basestring_ascii  # the json module's own escaper (C)
+
+
+def _value(value: Any) -> str:
+    """JSON for a field that is usually None, empty or a short string."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return _string(value)
+    if not value:
+        return "[]" if isinstance(value, list) else "{}"
+    return _encode_json(value)
+
+
+def _payload_json(payload: dict[str, Any]) -> str:
+    """JSON for a payload dict; formatted directly when its values are str, int, bool or None."""
+    parts = []
+    for key, value in payload.items():
+        t = type(value)
+        if t is str:
+            parts.append(f"{_string(key)}:{_string(value)}")
+        elif t is int:
+            parts.append(f"{_string(key)}:{value}")
+        elif value is None:
+            parts.append(f"{_string(key)}:null")
+        elif t is bool:
+            parts.append(f"{_string(key)}:{'true' if value else 'false'}")
+        else:  # floats, containers: the encoder's rules
+            return _encode_json(payload)
+    return "{" + ",".join(parts) + "}"
+
+
+def encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
+    """The record as compact JSON, and where its inputs and its outputs sit inside it.
+
+    Equal to ``json.dumps(record, separators=(",", ":"))`` (same keys, same
+    order), but the fixed fields are formatted directly: a call into the JSON
+    encoder costs about a microsecond however small its input. The offsets
+    (1-based start, length of the inputs' JSON, then of the outputs') let the
+    sqlite store search payloads inside the record without keeping a second
+    copy. A record whose keys are not ``RECORD_KEYS`` in order (a processor
+    added or reordered fields) is encoded whole, with offsets covering it all.
+    """
+    if tuple(record) != RECORD_KEYS:
+        text = _encode_json(record)
+        return text, (1, len(text), 1, 0)
+    inputs = _payload_json(record["inputs"])
+    outputs = _payload_json(record["outputs"])
+    end = record["end_ns"]
+    head = (
+        f'{{"trace_id":{_string(record["trace_id"])},"span_id":{_string(record["span_id"])},'
+        f'"parent_id":{_value(record["parent_id"])},"name":{_string(record["name"])},'
+        f'"kind":{_string(record["kind"])},"project":{_string(record["project"])},'
+        f'"start_ns":{int(record["start_ns"])},"end_ns":{"null" if end is None else int(end)},'
+        f'"status":{_string(record["status"])},"error":{_value(record["error"])},"inputs":'
+    )
+    tail = (
+        f',"model":{_value(record["model"])},"usage":{_value(record["usage"])},'
+        f'"attributes":{_value(record["attributes"])},"events":{_value(record["events"])}}}'
+    )
+    in_start = len(head) + 1
+    out_start = in_start + len(inputs) + len(',"outputs":')
+    text = f'{head}{inputs},"outputs":{outputs}{tail}'
+    return text, (in_start, len(inputs), out_start, len(outputs))
+
+
+# -- the tree ---------------------------------------------------------------------------
+
+
+class Node(TypedDict):
+    """One span of a tree: its record, its children in start order, and whether a loop was cut.
+
+    ``cycle`` is True on a span whose ``parent_id`` named itself or a span
+    below it: the link is cut there and the span is shown as a root.
+    """
+
+    record: dict[str, Any]
+    children: list[Node]
+    cycle: bool
+
+
+def _start_key(record: Mapping[str, Any]) -> tuple[int, int, str]:
+    """Start order, then span id; a record without a usable start goes last (never raises)."""
+    start = record.get("start_ns")
+    if type(start) is int:
+        return (0, start, str(record.get("span_id")))
+    return (1, 0, str(record.get("span_id")))
+
+
+def _links(records: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Each record's parent as an index (-1: no parent id, or one not among the records).
+
+    A parent id names the first record with that span id.
+    """
+    index: dict[Any, int] = {}
+    for i, record in enumerate(records):
+        index.setdefault(record.get("span_id"), i)
+    find = index.get
+    return [-1 if (pid := r.get("parent_id")) is None else find(pid, -1) for r in records]
+
+
+def _parents(records: Sequence[Mapping[str, Any]]) -> tuple[list[int], set[int]]:
+    """Each record's parent in the tree (an index, -1 for a root), and the records cut loose.
+
+    A parent id not among the records (not stored, or in another trace)
+    makes an orphan, which is a root. Following parents from a record either
+    reaches a root or enters a loop; each loop is cut once, at its
+    earliest-starting span, so the result does not depend on the order of
+    ``records``.
+    """
+    parent = _links(records)
+    cut: set[int] = set()
+    state = bytearray(len(records))  # 0 not seen, 1 on the current walk, 2 placed
+    for first, up in enumerate(parent):
+        if state[first]:
+            continue
+        if up < 0 or state[up] == 2:  # a root, or under a span already placed: most spans
+            state[first] = 2
+            continue
+        state[first] = 1
+        path = [first]
+        i = up
+        while i >= 0 and not state[i]:
+            state[i] = 1
+            path.append(i)
+            i = parent[i]
+        if i >= 0 and state[i] == 1:  # the walk came back onto itself: a loop
+            loop = path[path.index(i) :]
+            earliest = min(loop, key=lambda j: _start_key(records[j]))
+            parent[earliest] = -1
+            cut.add(earliest)
+        for j in path:
+            state[j] = 2
+    return parent, cut
+
+
+def build_tree(records: Iterable[dict[str, Any]]) -> list[Node]:
+    """The records of one trace as a forest: roots in start order, each with its children.
+
+    Every record appears exactly once: orphans (parent not among the records)
+    are roots, and a span whose parent link loops back is a root with
+    ``cycle`` True (see :class:`Node`).
+    """
+    ordered = sorted(records, key=_start_key)
+    parent, cut = _parents(ordered)
+    nodes: list[Node] = [
+        {"record": r, "children": [], "cycle": i in cut} for i, r in enumerate(ordered)
+    ]
+    roots: list[Node] = []
+    for i, node in enumerate(nodes):
+        p = parent[i]
+        (nodes[p]["children"] if p >= 0 else roots).append(node)
+    return roots
+
+
+def cut_links(records: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The span ids whose parent link :func:`build_tree` cuts (marked ``cycle``)."""
+    _, cut = _parents(records)
+    return {str(records[i].get("span_id")) for i in cut}
+
+
+# -- token ownership --------------------------------------------------------------------
+
+_INT64 = 2**63
+
+
+def reported_tokens(record: Mapping[str, Any]) -> int | None:
+    """The tokens a record reports: ``usage.total_tokens`` of a span that has ended, else None.
+
+    A span still open (``end_ns`` None: running, or its process died) has no
+    final usage yet and reports none. Only a whole count a 64-bit column can
+    hold counts (not a bool, not negative).
+    """
+    usage = record.get("usage")
+    if not usage or record.get("end_ns") is None or not isinstance(usage, dict):
+        return None
+    total = usage.get("total_tokens")
+    if type(total) is int and 0 <= total < _INT64:
+        return total
+    return None
+
+
+class Ownership(NamedTuple):
+    """Who owns the tokens among some records of one trace."""
+
+    owned: dict[str, int]
+    """Span id -> the tokens it owns (only owners are listed)."""
+    reaches: set[str]
+    """Parent ids outside the records that have usage at or below them (for a streaming writer)."""
+
+
+def ownership(records: Sequence[Mapping[str, Any]], covered: Container[str] = ()) -> Ownership:
+    """DESIGN's "one owner per logical call" over the records of one trace.
+
+    A span that reports usage owns it unless a span below it (in the tree
+    :func:`build_tree` draws) reports usage too: a framework's LLM span that
+    wraps a client library's LLM span reports the same tokens, and only the
+    innermost counts.
+
+    Args:
+        records: span records of one trace, in any order.
+        covered: span ids known to have usage below them among spans not in
+            ``records`` (a writer that sees a trace in batches says which of
+            the batch's spans have such descendants already stored).
+    """
+    tokens = [reported_tokens(r) if r.get("usage") else None for r in records]
+    marked = [i for i, r in enumerate(records) if r.get("span_id") in covered] if covered else []
+    if not marked and tokens.count(None) == len(tokens):
+        return Ownership({}, set())  # the common batch: no usage at all
+    usage = [i for i, t in enumerate(tokens) if t is not None]
+    # Most traces have no loop: climb the links as they are, and cut loops only when a
+    # climb meets one (the first climb into a loop goes round it, so it always sees it).
+    below, reaches, looped = _climb(records, _links(records), set(), marked, usage)
+    if looped:
+        below, reaches, _ = _climb(records, *_parents(records), marked, usage)
+    owned = {
+        str(records[i].get("span_id")): t
+        for i, t in enumerate(tokens)
+        if t is not None and not below[i]
+    }
+    return Ownership(owned, reaches)
+
+
+def _climb(
+    records: Sequence[Mapping[str, Any]],
+    parent: list[int],
+    cut: set[int],
+    covered: list[int],
+    usage: list[int],
+) -> tuple[list[int], set[str], bool]:
+    """Mark the spans that have usage below them, climbing from where the usage is.
+
+    Each climb marks ancestors up to one already marked (an earlier climb
+    went on from there) or a root. ``covered`` spans are marked themselves
+    first (their usage is below them, outside the records), ``usage`` spans
+    are not (a span's own usage does not cover it).
+
+    Returns the marks (non-zero: a span below reports usage), the parent ids
+    outside the records that a climb reached, and whether a climb came back
+    onto itself (``parent`` has a loop: the rest is then meaningless).
+    """
+    below = [0] * len(records)  # the number of the climb that marked the span
+    reaches: set[str] = set()
+    first_usage = len(covered) + 1
+    for climb, i in enumerate((*covered, *usage), 1):
+        if climb < first_usage:
+            if below[i]:
+                continue  # reached by an earlier climb, which went on from there
+            below[i] = climb
+        while True:
+            p = parent[i]
+            if p < 0:
+                pid = records[i].get("parent_id")
+                if pid is not None and i not in cut:  # an orphan: its parent is elsewhere
+                    reaches.add(str(pid))
+                break
+            mark = below[p]
+            if mark:
+                if mark == climb:
+                    return below, reaches, True
+                break  # marked by an earlier climb, which went on from there
+            below[p] = climb
+            i = p  # noqa: PLW2901 (the climb moves up)
+    return below, reaches, False
+
+
+def owned_tokens(records: Sequence[Mapping[str, Any]]) -> int:
+    """A trace's total tokens, each logical call counted once (see :func:`ownership`)."""
+    return sum(ownership(records).owned.values())
