@@ -96,3 +96,22 @@ def test_a_sampled_out_root_leaves_its_children_unrecorded():
     assert root() is False
     tracekit.flush()
     assert backend.records == []
+
+
+class Untouchable(dict):
+    """Inputs that fail when read: with tracing off nobody may read them."""
+
+    def keys(self):
+        raise AssertionError("inputs read while tracing is off")
+
+    def __iter__(self):
+        raise AssertionError("inputs read while tracing is off")
+
+
+def test_with_tracing_off_the_inputs_of_manual_and_adapter_spans_are_not_read():
+    tracekit.init(enabled=False)
+    with tracekit.span("manual", inputs=Untouchable(a=1)) as span:
+        assert span.is_recording is False
+    opened = integrations.open_span("adapter", "LLM", Untouchable(a=1))
+    assert opened.is_recording is False
+    assert tracekit.stats()["internal_errors"] == 0

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Mapping
 from typing import Any
 
-from tracekit import _guard
+from tracekit import _guard, _serialize
 from tracekit._span import (
     CANCELLED,
     CLOSED,
@@ -84,6 +85,23 @@ def open_span(
     except Exception as exc:
         _guard.internal_error(exc, "span.open")
         return NON_RECORDING
+
+
+def open_span_with(
+    name: str, kind: str, parent: Span | None, inputs: Mapping[str, Any] | None
+) -> Span:
+    """:func:`open_span` for callers holding the inputs as given (``tracekit.span()``, adapters).
+
+    The inputs are frozen only when the span can record (tracing on, a
+    recording parent or a new trace). Raises what freezing a hostile mapping
+    raises: the callers guard it.
+    """
+    if not ENABLED or parent is NON_RECORDING:
+        return NON_RECORDING
+    frozen = None
+    if inputs is not None and runtime.capture_inputs:
+        frozen = _serialize.freeze(dict(inputs), runtime.limits)
+    return open_span(name, kind, parent, frozen)
 
 
 def end_span(span: Span) -> None:

@@ -9,9 +9,8 @@ from typing import Any
 
 from tracekit import _guard, _serialize
 from tracekit._context import CURRENT, restore
-from tracekit._lifecycle import finish, open_span
+from tracekit._lifecycle import finish, open_span_with
 from tracekit._span import NON_RECORDING, Span, SpanKind, kind_name
-from tracekit._state import runtime
 
 
 def current_span() -> Span:
@@ -56,10 +55,7 @@ class SpanScope:
     def __enter__(self) -> Span:
         parent = CURRENT.get()
         try:
-            text = None
-            if self._inputs is not None and runtime.capture_inputs and parent is not NON_RECORDING:
-                text = _serialize.freeze(dict(self._inputs), runtime.limits)
-            span = open_span(self._name, self._kind, parent, text)
+            span = open_span_with(self._name, self._kind, parent, self._inputs)
             if span is NON_RECORDING:
                 return span
             for key, value in (self._metadata or {}).items():

@@ -30,10 +30,9 @@ from typing import Any
 
 import wrapt
 
-from tracekit import _guard, _serialize, _state
+from tracekit import _guard, _state
 from tracekit._context import CURRENT, restore
-from tracekit._lifecycle import finish, is_inside
-from tracekit._lifecycle import open_span as _open_span
+from tracekit._lifecycle import finish, is_inside, open_span_with
 from tracekit._registry import (
     ENTRY_POINT_GROUP,
     Integration,
@@ -181,11 +180,7 @@ def open_span(
     if parent is None:
         parent = CURRENT.get()
     try:
-        frozen = None
-        rt = _state.runtime
-        if inputs is not None and rt.capture_inputs and parent is not NON_RECORDING:
-            frozen = _serialize.freeze(dict(inputs), rt.limits)
-        return _open_span(name, kind_name(kind), parent, frozen)
+        return open_span_with(name, kind_name(kind), parent, inputs)
     except Exception as exc:
         _guard.internal_error(exc, "integrations.open_span")
         return NON_RECORDING
