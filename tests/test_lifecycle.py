@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import random
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,9 @@ def _slots(cls: type) -> list[str]:
     [
         lambda: tracekit.Span(name="hand-built"),
         lambda: _span.NonRecordingSpan(),
-        lambda: _lifecycle.open_span("opened", "CHAIN", None),
+        lambda: _lifecycle.start_span("opened", "CHAIN", None),
     ],
-    ids=["seed Span()", "NonRecordingSpan()", "open_span"],
+    ids=["seed Span()", "NonRecordingSpan()", "start_span"],
 )
 def test_every_field_of_a_span_is_set_by_its_constructor(make):
     tracekit.init(MemoryBackend())
@@ -115,3 +116,80 @@ def test_with_tracing_off_the_inputs_of_manual_and_adapter_spans_are_not_read():
     opened = integrations.open_span("adapter", "LLM", Untouchable(a=1))
     assert opened.is_recording is False
     assert tracekit.stats()["internal_errors"] == 0
+
+
+def _children_never_start_traces(records: list[dict], root: str) -> None:
+    roots = [r for r in records if r["parent_id"] is None]
+    assert {r["name"] for r in roots} <= {root}, "a span inside a sampled-out root made a trace"
+    assert len(records) == 2 * len(roots)  # every kept trace is whole: root and child
+
+
+def test_a_sampled_out_root_keeps_every_span_inside_it_unrecorded_whatever_opened_it():
+    random.seed(20261203)
+    backend = MemoryBackend()
+    tracekit.init(backend, sample_rate=0.5)
+
+    @tracekit.tool
+    def child():
+        return 1
+
+    @tracekit.agent
+    def decorated_root():
+        return child()
+
+    for _ in range(100):
+        decorated_root()
+    tracekit.flush()
+    _children_never_start_traces(backend.records, "decorated_root")
+    backend.clear()
+
+    for _ in range(100):
+        with tracekit.span("manual_root"):
+            child()
+    tracekit.flush()
+    _children_never_start_traces(backend.records, "manual_root")
+    backend.clear()
+
+    for _ in range(100):
+        span = integrations.open_span("adapter_root", "LLM")
+        with integrations.current(span):
+            child()
+        integrations.finish_span(span)
+    tracekit.flush()
+    _children_never_start_traces(backend.records, "adapter_root")
+    kept = len([r for r in backend.records if r["parent_id"] is None])
+    assert 20 < kept < 80  # sampled, not all or nothing
+
+
+class Costly(dict):
+    """An argument whose capture is counted: a sampled-out root must not pay for it."""
+
+    reads = 0
+
+    def items(self):
+        Costly.reads += 1
+        return super().items()
+
+    def __iter__(self):
+        Costly.reads += 1
+        return super().__iter__()
+
+
+def test_a_sampled_out_root_does_not_capture_its_inputs():
+    tracekit.init(MemoryBackend(), sample_rate=0.0)
+
+    @tracekit.tool
+    def root(payload):
+        return 1
+
+    @tracekit.tool
+    def gen_root(payload):
+        yield 1
+
+    Costly.reads = 0
+    root(Costly(a=1))
+    list(gen_root(Costly(a=1)))
+    with tracekit.span("manual", inputs=Costly(a=1)):
+        pass
+    integrations.open_span("adapter", "LLM", Costly(a=1))
+    assert Costly.reads == 0

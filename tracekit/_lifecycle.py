@@ -1,10 +1,11 @@
-"""A span's life: the one way to open one (sampling included), and the ways it ends.
+"""A span's life: the one way to start one, the one sampling rule, and the ways it ends.
 
-Decorators, ``tracekit.span()``, the adapter API and the seed's ``log()`` all
-open spans through :func:`open_span`, and the head-sampling rule lives in
-:func:`admit_root` alone. Ending hands the span to the pipeline's sink
-exactly once (:func:`end_span`), or first records why it ended early
-(:func:`end_with_exception`).
+Every live span is built and registered by :func:`start_span`: the
+decorators call it directly, ``tracekit.span()`` and the adapter API through
+:func:`open_span`. The head-sampling rule lives in :func:`admit_root` alone,
+used by those two and by the seed's ``log()``. Ending hands the span to the
+pipeline's sink exactly once (:func:`end_span`), or first records why it
+ended early (:func:`end_with_exception`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from tracekit import _guard, _serialize
+from tracekit import _serialize
 from tracekit._span import (
     CANCELLED,
     CLOSED,
     FORKED,
     NON_RECORDING,
     Span,
+    SpanKind,
+    kind_name,
     set_end_reason,
     set_error,
     setup,
@@ -37,7 +40,7 @@ def admit_root() -> bool:
     return rate >= 1.0 or _random() < rate
 
 
-def open_span(
+def start_span(
     name: str,
     kind: str,
     parent: Span | None,
@@ -46,11 +49,12 @@ def open_span(
     attrs: dict[str, Any] | None = None,
     attrs_size: int = 0,
 ) -> Span:
-    """Open a live span under ``parent`` (None: a new trace) and register it as open.
+    """Build a live span under ``parent`` (None: a new trace) and register it as open.
 
-    Returns :data:`NON_RECORDING` when tracing is off, under a non-recording
-    parent, or when the new trace is sampled out. Never raises: a failure of
-    tracekit's own is counted and yields a non-recording span.
+    The caller has admitted it: tracing is on, ``parent`` is recording, and a
+    new trace passed :func:`admit_root`. :func:`open_span` does all that; the
+    decorators do it inline, before capturing the call's inputs, so a
+    sampled-out root costs no capture.
 
     Args:
         name: the span's name.
@@ -61,47 +65,40 @@ def open_span(
         attrs: initial attributes, owned by the span from now on.
         attrs_size: their approximate size in bytes (for the queue's byte cap).
     """
-    if not ENABLED:
-        return NON_RECORDING
-    try:
-        rt = runtime
-        if parent is None:
-            if not (rt.sample_rate >= 1.0 or admit_root()):
-                return NON_RECORDING
-            trace_id, parent_id = rt.new_id(128) or 1, 0
-        elif parent is NON_RECORDING:
-            return NON_RECORDING
-        else:
-            trace_id, parent_id = parent._trace_id, parent._span_id
-        span = _new(Span)
-        setup(span, name, kind, trace_id, parent_id, rt.new_id(64) or 1, inputs, rt.clock())
-        if flags:
-            span._flags = flags
-        if attrs is not None:
-            span._attrs = attrs
-            span._extra_size = attrs_size
-        open_spans[span._span_id] = span
-        return span
-    except Exception as exc:
-        _guard.internal_error(exc, "span.open")
-        return NON_RECORDING
+    rt = runtime
+    if parent is None:
+        trace_id, parent_id = rt.new_id(128) or 1, 0
+    else:
+        trace_id, parent_id = parent._trace_id, parent._span_id
+    span = _new(Span)
+    setup(span, name, kind, trace_id, parent_id, rt.new_id(64) or 1, inputs, rt.clock())
+    if flags:
+        span._flags = flags
+    if attrs is not None:
+        span._attrs = attrs
+        span._extra_size = attrs_size
+    open_spans[span._span_id] = span
+    return span
 
 
-def open_span_with(
-    name: str, kind: str, parent: Span | None, inputs: Mapping[str, Any] | None
+def open_span(
+    name: str, kind: SpanKind | str, parent: Span | None, inputs: Mapping[str, Any] | None
 ) -> Span:
-    """:func:`open_span` for callers holding the inputs as given (``tracekit.span()``, adapters).
+    """Open a span with the inputs as given (``tracekit.span()``, the adapter API).
 
-    The inputs are frozen only when the span can record (tracing on, a
-    recording parent or a new trace). Raises what freezing a hostile mapping
-    raises: the callers guard it.
+    Returns :data:`NON_RECORDING` when tracing is off, under a non-recording
+    parent, or when the new trace is sampled out; the inputs are read and
+    frozen only when the span records. Raises what a bad kind or a hostile
+    mapping raises: the callers guard it.
     """
     if not ENABLED or parent is NON_RECORDING:
+        return NON_RECORDING
+    if parent is None and not admit_root():
         return NON_RECORDING
     frozen = None
     if inputs is not None and runtime.capture_inputs:
         frozen = _serialize.freeze(dict(inputs), runtime.limits)
-    return open_span(name, kind, parent, frozen)
+    return start_span(name, kind_name(kind), parent, frozen)
 
 
 def end_span(span: Span) -> None:

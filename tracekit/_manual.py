@@ -9,8 +9,9 @@ from typing import Any
 
 from tracekit import _guard, _serialize
 from tracekit._context import CURRENT, restore
-from tracekit._lifecycle import finish, open_span_with
+from tracekit._lifecycle import finish, open_span
 from tracekit._span import NON_RECORDING, Span, SpanKind, kind_name
+from tracekit._state import ENABLED
 
 
 def current_span() -> Span:
@@ -55,11 +56,15 @@ class SpanScope:
     def __enter__(self) -> Span:
         parent = CURRENT.get()
         try:
-            span = open_span_with(self._name, self._kind, parent, self._inputs)
+            span = open_span(self._name, self._kind, parent, self._inputs)
             if span is NON_RECORDING:
-                return span
-            for key, value in (self._metadata or {}).items():
-                span.set_attribute(key, value)
+                if parent is not None or not ENABLED:
+                    return span  # tracing off, or inside an unrecorded trace already
+                # A new trace sampled out: current for the block, so nothing in it
+                # starts a trace of its own.
+            else:
+                for key, value in (self._metadata or {}).items():
+                    span.set_attribute(key, value)
         except Exception as exc:
             _guard.internal_error(exc, "span.enter")
             return NON_RECORDING

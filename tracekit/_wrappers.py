@@ -1,7 +1,7 @@
 """The per-call wrappers, one per callable shape, around the user's function.
 
 Sync, async, generator and async generator each get a small wrapper; all share
-``_lifecycle.open_span`` / ``_close_ok`` / ``_close_error``. Our own work sits inside guards,
+``_lifecycle.start_span`` / ``_close_ok`` / ``_close_error``. Our own work sits inside guards,
 the user's function is called exactly once, and its exception is re-raised
 with a bare ``raise`` (same object, traceback intact). Generators are driven
 step by step so their span is current only while their own code runs.
@@ -15,7 +15,7 @@ from typing import Any
 
 from tracekit import _guard, _serialize
 from tracekit._context import CURRENT, restore
-from tracekit._lifecycle import end_span, end_with_exception, open_span
+from tracekit._lifecycle import admit_root, end_span, end_with_exception, start_span
 from tracekit._processors import MIN_SECRET_LEN
 from tracekit._span import CLOSED, IN_CLEAN, NON_RECORDING, OUT_CLEAN, Span, set_end_reason
 from tracekit._spec import Spec
@@ -143,11 +143,13 @@ def _sync(spec: Spec) -> Callable[..., Any]:
         if parent is NON_RECORDING:
             return wrapped(*args, **kwargs)
         try:
-            # Inputs are captured before the sampling decision (in open_span): only a
-            # root can be sampled out, so that costs one capture per dropped trace.
-            inputs, flags = _capture(spec, instance, args, kwargs)
-            attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
-            span = open_span(spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size)
+            span: Span = NON_RECORDING  # stays so for a new trace sampled out
+            if parent is not None or admit_root():
+                inputs, flags = _capture(spec, instance, args, kwargs)
+                attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
+                span = start_span(
+                    spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size
+                )
         except Exception as exc:
             _guard.internal_error(exc, "decorator.open")
             span = NON_RECORDING
@@ -178,11 +180,13 @@ def _async(spec: Spec) -> Callable[..., Any]:
         if parent is NON_RECORDING:
             return await wrapped(*args, **kwargs)
         try:
-            # Inputs are captured before the sampling decision (in open_span): only a
-            # root can be sampled out, so that costs one capture per dropped trace.
-            inputs, flags = _capture(spec, instance, args, kwargs)
-            attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
-            span = open_span(spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size)
+            span: Span = NON_RECORDING  # stays so for a new trace sampled out
+            if parent is not None or admit_root():
+                inputs, flags = _capture(spec, instance, args, kwargs)
+                attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
+                span = start_span(
+                    spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size
+                )
         except Exception as exc:
             _guard.internal_error(exc, "decorator.open")
             span = NON_RECORDING
@@ -202,12 +206,17 @@ def _async(spec: Spec) -> Callable[..., Any]:
     return traced_coroutine
 
 
-def _defer(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, int] | None:
-    """For generators: freeze the inputs now (the caller may change the arguments later).
+def _defer(
+    spec: Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any
+) -> tuple[Any, int] | None:
+    """For generators: sample and freeze the inputs now (the caller may change them later).
 
-    The span opens on first resume (:func:`_begin`); None when capturing failed.
+    The span opens on first resume (:func:`_begin`); None when the new trace is
+    sampled out or capturing failed.
     """
     try:
+        if parent is None and not admit_root():
+            return None
         return _capture(spec, instance, args, kwargs)
     except Exception as exc:
         _guard.internal_error(exc, "decorator.capture")
@@ -219,7 +228,11 @@ def _begin(spec: Spec, parent: Span | None, captured: tuple[Any, int] | None) ->
     if captured is None:
         return NON_RECORDING
     attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
-    return open_span(spec.name, spec.kind, parent, *captured, attrs, spec.attrs_size)
+    try:
+        return start_span(spec.name, spec.kind, parent, *captured, attrs, spec.attrs_size)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.begin")
+        return NON_RECORDING
 
 
 def _generator(spec: Spec) -> Callable[..., Any]:
@@ -227,7 +240,7 @@ def _generator(spec: Spec) -> Callable[..., Any]:
         parent = _get()
         if parent is NON_RECORDING:
             return wrapped(*args, **kwargs)
-        inputs = _defer(spec, instance, args, kwargs)
+        inputs = _defer(spec, parent, instance, args, kwargs)
         try:
             gen = wrapped(*args, **kwargs)  # runs no user code: only binds arguments
         except BaseException as exc:
@@ -305,7 +318,7 @@ def _async_generator(spec: Spec) -> Callable[..., Any]:
         parent = _get()
         if parent is NON_RECORDING:
             return wrapped(*args, **kwargs)
-        inputs = _defer(spec, instance, args, kwargs)
+        inputs = _defer(spec, parent, instance, args, kwargs)
         try:
             agen = wrapped(*args, **kwargs)
         except BaseException as exc:

@@ -32,7 +32,8 @@ import wrapt
 
 from tracekit import _guard, _state
 from tracekit._context import CURRENT, restore
-from tracekit._lifecycle import finish, is_inside, open_span_with
+from tracekit._lifecycle import finish, is_inside
+from tracekit._lifecycle import open_span as _open_span
 from tracekit._registry import (
     ENTRY_POINT_GROUP,
     Integration,
@@ -42,7 +43,7 @@ from tracekit._registry import (
     registered,
     unpatch,
 )
-from tracekit._span import NON_RECORDING, Span, SpanKind, kind_name
+from tracekit._span import NON_RECORDING, Span, SpanKind
 from tracekit._streams import Accumulator, AsyncTracedStream, TracedStream
 
 __all__ = [
@@ -180,7 +181,7 @@ def open_span(
     if parent is None:
         parent = CURRENT.get()
     try:
-        return open_span_with(name, kind_name(kind), parent, inputs)
+        return _open_span(name, kind, parent, inputs)
     except Exception as exc:
         _guard.internal_error(exc, "integrations.open_span")
         return NON_RECORDING
@@ -241,8 +242,12 @@ def detach(token: contextvars.Token[Span | None]) -> None:
 
 @contextlib.contextmanager
 def current(span: Span) -> Iterator[Span]:
-    """Make ``span`` current for the block (so work inside nests under it), then restore."""
-    if span is NON_RECORDING:
+    """Make ``span`` current for the block (so work inside nests under it), then restore.
+
+    A non-recording span (a trace sampled out) is made current too, so nothing
+    inside starts a trace of its own; with tracing off nothing changes.
+    """
+    if span is NON_RECORDING and not _state.is_enabled():
         yield span
         return
     parent = CURRENT.get()
