@@ -114,3 +114,26 @@ def test_late_drops_of_a_backend_that_declares_them_reach_stats():
     tracekit.init(backend)
     backend.dropped_later["rejected"] = 3
     assert tracekit.stats()["dropped"]["rejected"] == 3
+
+
+def test_late_drops_are_read_when_stats_asks_even_if_they_came_later_or_went_odd():
+    backend = Plain()
+    tracekit.init(backend)
+    backend.dropped_later = {"unavailable": 2}  # created after init
+    assert tracekit.stats()["dropped"]["unavailable"] == 2
+    backend.dropped_later = None  # a backend clearing it at shutdown
+    assert tracekit.stats()["dropped"]["unavailable"] == 0
+
+
+def test_a_non_finite_interval_is_refused_and_the_backends_built_for_it_are_released():
+    released = []
+
+    class Infinite(Plain):
+        export_interval = float("nan")
+
+        def shutdown(self):
+            released.append(self)
+
+    with pytest.raises(ValueError, match="export_interval"):
+        tracekit.init(Infinite())
+    assert len(released) == 1

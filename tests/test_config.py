@@ -165,3 +165,41 @@ def test_flush_and_shutdown_before_init_are_harmless():
 def test_bad_options_are_clear_errors(option, value):
     with pytest.raises(ValueError, match=option):
         tracekit.init("memory", **{option: value})
+
+
+def test_numbers_given_as_other_types_are_kept_as_floats():
+    import tracekit
+    from tracekit.backends import MemoryBackend
+
+    tracekit.init(MemoryBackend(), sample_rate="0.5", flush_timeout=3, export_interval=2)
+    config = tracekit.stats()["config"]
+    assert config["sample_rate"] == 0.5
+    assert isinstance(config["flush_timeout"], float)
+    assert config["export_interval"] == 2.0
+
+
+def test_import_tracekit_loads_neither_the_pipeline_nor_the_backends():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, tracekit\n"
+        "print(sorted(m for m in ('tracekit._pipeline', 'tracekit.backends', 'sqlite3')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_on_tracekit_works_without_pytest():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, pydoc\n"
+        "sys.modules['pytest'] = None  # as in an application without pytest installed\n"
+        "import tracekit\n"
+        "print(hasattr(tracekit, 'testing'), len(pydoc.render_doc(tracekit)) > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -35,7 +35,10 @@ _SUBMODULES = frozenset({"backends", "integrations", "store", "testing"})
 
 def __getattr__(name: str) -> _typing.Any:
     if name in _SUBMODULES:
-        return _importlib.import_module(f"tracekit.{name}")
+        try:
+            return _importlib.import_module(f"tracekit.{name}")
+        except ImportError as exc:  # tracekit.testing without pytest: help() must still work
+            raise AttributeError(f"tracekit.{name} needs {exc.name or 'a missing module'}") from exc
     raise AttributeError(f"module 'tracekit' has no attribute {name!r}")
 
 

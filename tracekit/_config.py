@@ -10,20 +10,18 @@ value of ``_state`` back as if tracekit had just been imported.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracekit import _context, _guard, _registry, _state
 from tracekit._options import DEFAULT_BACKEND, DEFAULT_FLUSH_TIMEOUT, Options
-from tracekit._pipeline import DROP_REASONS, Pipeline
 from tracekit._processors import MIN_SECRET_LEN
 from tracekit._span import FORKED
-from tracekit.backends import resolve
-from tracekit.backends._protocol import abilities_of
 
 if TYPE_CHECKING:
+    from tracekit._pipeline import Pipeline
     from tracekit._processors import Processor
     from tracekit.backends import Backend
 
@@ -138,13 +136,19 @@ def init(
     Raises:
         ValueError: on a bad backend URL or option, before anything changes.
     """
+    # The pipeline and the backends load on the first init(): `import tracekit`
+    # stays light for a library that only decorates its functions.
+    from tracekit._pipeline import Pipeline
+    from tracekit.backends import resolve
+    from tracekit.backends._protocol import abilities_of
+
     with _state.lock:
         is_on = (not _env_disabled()) if enabled is None else bool(enabled)
         rate = sample_rate if sample_rate is not None else _env_sample_rate()
         processors: tuple[Processor, ...] = (redact,) if callable(redact) else ()
         options = Options(
             project=project or os.environ.get("TRACEKIT_PROJECT") or "default",
-            sample_rate=1.0 if rate is None else rate,
+            sample_rate=1.0 if rate is None else float(rate),
             capture_inputs=capture_inputs,
             capture_outputs=capture_outputs,
             redact=bool(redact),
@@ -175,7 +179,13 @@ def init(
             if is_on
             else []
         )
-        abilities = [abilities_of(b) for b in new_backends]
+        try:
+            abilities = [abilities_of(b) for b in new_backends]
+        except ValueError:
+            for built in new_backends:  # built for this call only: release them
+                with contextlib.suppress(Exception):
+                    built.shutdown()
+            raise
         config = _state.config
         _shutdown_locked(config.options.flush_timeout)
         config.options = options
@@ -286,6 +296,8 @@ def stats() -> dict[str, Any]:
     if pipeline is not None:
         counts = pipeline.stats()
     else:
+        from tracekit._pipeline import DROP_REASONS
+
         counts = {
             "created": 0,
             "exported": 0,
@@ -314,7 +326,7 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    _state.lock = threading.RLock()  # the parent may have held it while forking
+    _state.renew_locks()
     open_spans = _state.open_spans
     for span in list(open_spans.values()):
         span._flags |= FORKED  # the parent exports these, never the child

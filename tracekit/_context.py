@@ -116,7 +116,6 @@ _PATCHES: tuple[tuple[Any, str, Callable[..., Any]], ...] = (
     (threading.Thread, "start", _thread_start),
     (concurrent.futures.ThreadPoolExecutor, "submit", _executor_submit),
 )
-_install_lock = threading.Lock()
 
 
 def install_thread_propagation() -> None:
@@ -125,7 +124,7 @@ def install_thread_propagation() -> None:
     ``asyncio.to_thread`` copies the context by itself; ``loop.run_in_executor``
     goes through ``ThreadPoolExecutor.submit``, so both are covered.
     """
-    with _install_lock:
+    with _state.propagation_lock:
         if _state.context.propagating:
             return
         for owner, attr, wrapper in _PATCHES:
@@ -135,7 +134,7 @@ def install_thread_propagation() -> None:
 
 def uninstall_thread_propagation() -> None:
     """Undo :func:`install_thread_propagation`, removing only our own wrapper."""
-    with _install_lock:
+    with _state.propagation_lock:
         if not _state.context.propagating:
             return
         for owner, attr, wrapper in _PATCHES:

@@ -1,9 +1,10 @@
 """The options of one pipeline: defaults, validation, and what ``stats()`` reports.
 
 A leaf module: the pipeline and ``_config.init`` read :class:`Options`, and
-nothing here imports either of them. An option is added in three places:
-``init``'s signature and ``Args:``, and a field here (validated in
-``__post_init__``).
+nothing here imports either of them. An option is added in four places:
+``init``'s signature, its ``Args:``, the ``Options(...)`` call in ``init``,
+and a field here (validated in ``__post_init__``; listed in ``REPORTED``
+if ``stats()`` shows it).
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ class Options:
             ):
                 kind = "zero or a positive" if zero_ok else "a positive"
                 raise ValueError(f"{label} must be {kind} number of seconds, got {seconds!r}")
+        object.__setattr__(self, "sample_rate", float(rate))
+        for label in ("flush_timeout", "export_timeout", "max_span_age_s"):
+            object.__setattr__(self, label, float(getattr(self, label)))
+        if self.export_interval is not None:
+            object.__setattr__(self, "export_interval", float(self.export_interval))
         caps = (self.max_string_chars, self.max_depth, self.max_items, self.max_record_bytes)
         object.__setattr__(self, "limits", Limits(*caps))
 

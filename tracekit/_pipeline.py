@@ -21,7 +21,7 @@ import operator
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from tracekit import _guard, _processors
@@ -32,7 +32,7 @@ from tracekit._runner import OK, STUCK, TIMEOUT, BackendRunner
 from tracekit._span import ABANDONED, NON_RECORDING, Span, set_end_reason
 from tracekit._state import open_spans, runtime
 from tracekit.backends._errors import BatchDropped, StorageFull
-from tracekit.backends._protocol import Abilities, ForkAware, ReportsLateDrops, abilities_of
+from tracekit.backends._protocol import Abilities, ForkAware, abilities_of
 
 if TYPE_CHECKING:
     from tracekit._options import Options
@@ -472,11 +472,17 @@ class Pipeline:
         dropped_at_submit = self.dropped["queue_full"] + self.dropped["after_shutdown"]
         dropped = dict(self.dropped)
         for runner in self.runners:
-            # Spans a backend accepted and lost later (a spooled batch the receiver refused).
-            if runner.abilities.late_drops:
-                later = cast("ReportsLateDrops", runner.backend).dropped_later
-                for reason, count in list(later.items()):
-                    dropped[reason] = dropped.get(reason, 0) + count
+            # Spans a backend accepted and lost later (a spooled batch the receiver
+            # refused): a value that changes, so read now (ReportsLateDrops).
+            later = getattr(runner.backend, "dropped_later", None)
+            try:
+                items = list(later.items()) if isinstance(later, Mapping) else []
+            except Exception as exc:  # a mapping changing under us: next call
+                _guard.internal_error(exc, "pipeline.dropped_later", reraise=False)
+                items = []
+            for reason, count in items:
+                if isinstance(count, int) and not isinstance(count, bool):
+                    dropped[str(reason)] = dropped.get(str(reason), 0) + count
         return {
             "created": self._seq_in + dropped_at_submit,
             "exported": self.exported,

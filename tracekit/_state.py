@@ -7,8 +7,10 @@ counters, the context counters and the store's per-path state. Other modules
 hold behaviour, and read or change these objects in place.
 
 The hot-path modules bind :data:`runtime`, :data:`ENABLED` and
-:data:`open_spans` by name, so nothing here is ever rebound: :func:`reset`
-clears and re-initialises the objects themselves. ``tracekit._config._reset``
+:data:`open_spans` by name, so those are never rebound: :func:`reset` clears
+and re-initialises the objects themselves. Only the locks (renewed in a
+forked child) and the two hooks ``_config`` sets at import are rebound, and
+they are always read through this module. ``tracekit._config._reset``
 is the one reset for tests (the pytest plugin calls it): it stops what runs
 (the pipeline, the adapters' patches, thread propagation), then calls
 :func:`reset`.
@@ -181,6 +183,7 @@ class ContextCounters:
 
 
 context = ContextCounters()
+propagation_lock = threading.Lock()  # installing or removing the thread wrappers
 
 
 class Adapters:
@@ -207,8 +210,22 @@ started_by_path: dict[str, set[str]] = {}
 inherited_connections: list[Any] = []
 
 
+def renew_locks() -> None:
+    """In a forked child: fresh locks (the parent may have held one while forking)."""
+    global lock, guard_lock, adapters_lock, propagation_lock
+    lock = threading.RLock()
+    guard_lock = threading.Lock()
+    adapters_lock = threading.RLock()
+    propagation_lock = threading.Lock()
+
+
 def reset() -> None:
-    """Put every value back as if tracekit had just been imported (not the hooks)."""
+    """Put every value back as if tracekit had just been imported.
+
+    Kept: the atexit and fork hooks (the interpreter keeps them registered),
+    the guard's strict flag (the test harness sets it) and the connections a
+    forked child inherited.
+    """
     runtime.__init__()  # type: ignore[misc]
     open_spans.clear()
     hooks = config.hooks_registered
@@ -216,7 +233,9 @@ def reset() -> None:
     config.hooks_registered = hooks  # the interpreter keeps them registered
     set_enabled(None)
     with guard_lock:
+        strict = guard.strict
         guard.__init__()  # type: ignore[misc]
+        guard.strict = strict  # the test harness's choice (the pytest plugin sets it)
     propagating = context.propagating
     context.__init__()  # type: ignore[misc]
     context.propagating = propagating  # _config uninstalls it first; this only reflects it

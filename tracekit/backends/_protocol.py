@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -80,7 +81,11 @@ class ForkAware(Protocol):
 
 @runtime_checkable
 class ReportsLateDrops(Protocol):
-    """A backend that can lose spans after ``export`` returned (a spooled batch refused later)."""
+    """A backend that can lose spans after ``export`` returned (a spooled batch refused later).
+
+    Unlike the other abilities, ``dropped_later`` is a value: ``stats()`` reads
+    it each time (a mapping created later counts too).
+    """
 
     dropped_later: Mapping[str, int]
     """Reason -> spans accepted and lost afterwards, added to ``stats()["dropped"]``."""
@@ -105,7 +110,6 @@ class Abilities:
     takes_timeout: bool = False  # has export_timeout: the runner writes its bound there
     interval: float | None = None  # its own seconds between batches
     fork_aware: bool = False  # has after_fork
-    late_drops: bool = False  # has a dropped_later mapping
 
 
 def abilities_of(backend: object) -> Abilities:
@@ -121,7 +125,9 @@ def abilities_of(backend: object) -> Abilities:
         raise ValueError(f"backend {name}: remote must be True or False, got {remote!r}")
     interval = getattr(backend, "export_interval", None)
     if interval is not None and (
-        isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not 0 < interval < math.inf
     ):
         raise ValueError(
             f"backend {name}: export_interval must be a positive number of seconds, "
@@ -140,7 +146,6 @@ def abilities_of(backend: object) -> Abilities:
         takes_timeout=hasattr(backend, "export_timeout"),
         interval=None if interval is None else float(interval),
         fork_aware=callable(getattr(backend, "after_fork", None)),
-        late_drops=late is not None,
     )
 
 

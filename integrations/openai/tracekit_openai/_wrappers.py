@@ -236,9 +236,9 @@ def _start(call: _Call, kwargs: Mapping[str, Any]) -> tuple[Span, str | None] | 
         elif params:
             span.set_attribute("model_parameters", params)
     except Exception as exc:
-        internal_error(exc, "openai.start")
         if span is not None:
-            finish_span(span)
+            finish_span(span)  # first: under the pytest plugin the report raises
+        internal_error(exc, "openai.start")
         return None
     return span, model
 
@@ -250,8 +250,10 @@ def _fail(span: Span, exc: BaseException) -> None:
         if isinstance(status, int):
             span.set_attribute("openai.status_code", status)
     except Exception as inner:
+        finish_span(span, exc)  # first: under the pytest plugin the report raises
         internal_error(inner, "openai.fail")
-    finish_span(span, exc)
+    else:
+        finish_span(span, exc)
 
 
 def _end(
@@ -274,8 +276,10 @@ def _end(
             return proxy(result, span, accumulator(model))
         _record(call, span, model, kwargs, result)
     except Exception as exc:
+        finish_span(span)  # first: under the pytest plugin the report raises
         internal_error(exc, "openai.end")
-    finish_span(span)
+    else:
+        finish_span(span)
     return result
 
 
