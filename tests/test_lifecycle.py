@@ -193,3 +193,10 @@ def test_a_sampled_out_root_does_not_capture_its_inputs():
         pass
     integrations.open_span("adapter", "LLM", Costly(a=1))
     assert Costly.reads == 0
+
+
+def test_a_logged_tree_is_exported_at_once_with_flush_on_root_end():
+    backend = MemoryBackend()
+    tracekit.init(backend, flush_on_root_end=True, export_interval=60)
+    tracekit.log(tracekit.Span(name="seed root"))
+    assert [r["name"] for r in backend.records] == ["seed root"]

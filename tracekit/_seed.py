@@ -38,6 +38,8 @@ def log(root: Span) -> None:
             return
         root._trace_id = runtime.new_id(128) or 1
     _log_tree(root, set())
+    if parent is None and runtime.flush_root is not None:
+        runtime.flush_root()  # init(flush_on_root_end=True), as for any root span
 
 
 def _log_tree(span: Span, seen: set[int]) -> int:
