@@ -379,7 +379,7 @@ def setup(
     """Set every field of ``span``: the one place a span's fields are initialised.
 
     ``Span(...)`` (the seed's constructor), ``NonRecordingSpan()`` and
-    ``_lifecycle.open_span`` (the hot path) all come here, so no field is ever
+    ``_lifecycle.start_span`` (the hot path) all come here, so no field is ever
     unset and no reader needs ``getattr(span, ..., None)``.
     """
     span.name = name
