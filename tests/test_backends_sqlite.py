@@ -439,15 +439,58 @@ def test_a_child_with_usage_arriving_after_its_parent_takes_the_tokens_from_it(t
     ]
 
 
-def test_the_writers_memory_of_ended_spans_is_bounded_and_keeps_the_newest():
-    from tracekit.backends.sqlite import _RecentIds
+def llm(span, parent=None, tokens=None, trace="1", at=1_000):
+    usage = None if tokens is None else {"total_tokens": tokens}
+    return rec(span, trace, parent_id=parent and parent.ljust(16, "0"), start_ns=at, usage=usage)
 
-    ids = _RecentIds(100)
-    for n in range(1_000):
-        ids.update([f"{n:016x}"])
-    assert len(ids._new) + len(ids._old) <= 100
-    assert all(f"{n:016x}" in ids for n in range(950, 1_000))
-    assert f"{0:016x}" not in ids
+
+def owners(db):
+    return dict(sql(db, "SELECT span_id, total_tokens FROM spans WHERE total_tokens IS NOT NULL"))
+
+
+def test_the_writers_memory_is_bounded_and_a_forgotten_trace_is_read_back(tmp_path, monkeypatch):
+    from tracekit.backends import sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "_MEMORY", 50)
+    db = tmp_path / "t.db"
+    backend = SqliteBackend(db)
+    backend.export([llm("1", "0", trace="a")])  # "0" is not stored yet...
+    backend.export([llm("2", "1", tokens=4, trace="a")])
+    for n in range(100):  # ...when enough other traces are written for "a" to be forgotten
+        backend.export([llm("1", trace=f"{n:x}f"), llm("2", "1", tokens=1, trace=f"{n:x}f")])
+    memory = backend._started
+    assert memory.size <= 50
+    assert "a".ljust(32, "0") not in memory.traces
+    backend.export([llm("0", tokens=9, trace="a", at=0)])  # the wrapper, with the same usage
+    backend.shutdown()
+    with Store(db) as s:
+        (row,) = [t for t in s.list_traces(limit=200).traces if t.trace_id == "a".ljust(32, "0")]
+        assert row.total_tokens == 4  # read back: "0" and "1" have usage below, "2" owns it
+
+
+def test_a_late_child_corrects_an_ended_owner_with_one_update_not_a_recount(tmp_path):
+    db = tmp_path / "t.db"
+    backend = SqliteBackend(db)
+    backend.export([llm("1", tokens=5)])  # the wrapper ended first and owns its usage
+    statements = []
+    backend._connect().set_trace_callback(statements.append)
+    backend.export([llm("2", "1", tokens=5)])  # the client's span below it
+    backend.shutdown()
+    assert not [q for q in statements if "json_extract" in q or "SELECT rowid" in q]
+    assert owners(db) == {"2".ljust(16, "0"): 5}
+    assert sql(db, "SELECT total_tokens FROM traces") == [(5,)]
+
+
+def test_two_writers_of_one_trace_count_each_call_once(tmp_path):
+    """Another process's writer (the pid in the trace row says so) makes this one read back."""
+    db = tmp_path / "t.db"
+    here = SqliteBackend(db)
+    here.export([llm("2", "1", tokens=5)])  # a forked child's span, under its parent's
+    sql(db, "UPDATE traces SET pid = -1")  # as the child's writer leaves the row
+    here.export([llm("1", tokens=5)])
+    here.shutdown()
+    assert owners(db) == {"2".ljust(16, "0"): 5}
+    assert sql(db, "SELECT total_tokens FROM traces") == [(5,)]
 
 
 def test_a_current_store_is_reopened_as_it_is_and_a_newer_one_refused(tmp_path):

@@ -236,7 +236,7 @@ def test_show_draws_every_span_it_counts_and_marks_the_cut_ones():
 
 
 def test_show_draws_a_trace_deeper_than_the_recursion_limit():
-    records = [rec("0", at=0)] + [rec(f"{i:x}", f"{i - 1:x}", at=i) for i in range(1, 3000)]
+    records = [rec("0000", at=0)] + [rec(f"{i:04x}", f"{i - 1:04x}", at=i) for i in range(1, 3000)]
     text = _render.render_trace(records, details=False)
     assert len(text.splitlines()) == 3001
 
@@ -282,9 +282,10 @@ def test_the_innermost_span_reporting_usage_owns_it():
         rec("4", "1", at=3, tokens=7, kind="LLM"),
         rec("5", "1", at=4, kind="TOOL"),
     ]
-    owned, reaches = ownership(records)
+    owned, reaches, below = ownership(records)
     assert owned == {"3".ljust(16, "0"): 10, "4".ljust(16, "0"): 7}
     assert reaches == set()
+    assert below == {"1".ljust(16, "0"), "2".ljust(16, "0")}  # usage below: they own nothing
     assert owned_tokens(records) == 17
 
 
@@ -314,7 +315,7 @@ def test_in_a_loop_ownership_follows_the_cut_tree():
 
 def test_a_writer_seeing_part_of_a_trace_says_what_is_covered_and_learns_what_is_reached():
     batch = [rec("2", "1", at=1), rec("3", "2", at=2, tokens=4), rec("5", "6", at=3)]
-    owned, reaches = ownership(batch)
+    owned, reaches, _ = ownership(batch)
     assert owned == {"3".ljust(16, "0"): 4}
     assert reaches == {"1".ljust(16, "0")}  # 2's parent, outside the batch, has usage below
     later = [rec("6", "1", at=3, tokens=9)]  # 6 had a stored child with usage
@@ -492,10 +493,11 @@ def test_a_recount_reads_a_damaged_record_as_the_store_does(tmp_path):
     db = tmp_path / "t.db"
     backend = SqliteBackend(db)
     backend.export([rec("2", "1", at=1, tokens=4)])
-    with sqlite3.connect(db) as conn:  # the child's JSON is damaged on disk
+    with sqlite3.connect(db) as conn:  # the child's JSON is damaged on disk, by another process
         conn.execute("UPDATE spans SET record = '{' WHERE span_id = ?", ("2".ljust(16, "0"),))
-    backend.export([rec("1", tokens=6)])  # covered by the damaged child (the writer remembers)
-    backend.export([rec("3", "1", at=2, tokens=2)])  # a late child: the trace is recounted
+        conn.execute("UPDATE traces SET pid = -1")  # which is what the writer can see of it
+    backend.export([rec("1", tokens=6)])  # the trace is recounted: the damaged child has none
+    backend.export([rec("3", "1", at=2, tokens=2)])  # a late child below the owner
     backend.shutdown()
     with Store(db) as s:
         records = s.get_trace(TRACE)
