@@ -516,3 +516,88 @@ def test_a_record_a_processor_reshaped_is_stored_and_read_back_whole(tmp_path):
         assert record == reshaped
         assert s.list_traces().traces[0].total_tokens == 3
     assert json.loads(_record.encode(reshaped)[0]) == reshaped
+
+
+def _shown(records):
+    """(spans, tokens) in the head line ``tracekit show`` prints."""
+    head = _render.render_trace(records, details=False).splitlines()[0].split("  ")
+    return int(head[2].split()[0]), int(head[3].split()[0]) if len(head) > 3 else 0
+
+
+def _random_writes(rng, trace):
+    """A random trace and a random way of writing it: (records, [(kind, batch, writer)])."""
+    n = rng.randint(2, 8)
+    records = [
+        rec(
+            f"{i:02x}",
+            None if i == 0 else f"{rng.randrange(i):02x}",
+            at=i,
+            tokens=rng.choice((None, None, 3, 5)),
+            trace=trace,
+        )
+        for i in range(n)
+    ]
+    order = records[:]
+    rng.shuffle(order)
+    steps: list[tuple[str, list[dict]]] = []
+    while order:
+        k = rng.randint(1, 3)
+        steps.append(("ended", order[:k]))
+        del order[:k]
+    # spans still open when the exporter looked: a started record, sent at any time
+    # before the span's own final record (with other spans' records between)
+    for r in records:
+        if rng.random() < 0.4:
+            end = next(i for i, (_, batch) in enumerate(steps) if r in batch)
+            steps.insert(rng.randint(0, end), ("started", [r]))
+    return records, [(kind, batch, rng.randrange(2)) for kind, batch in steps]
+
+
+def _described(steps):
+    """Steps as short text: kind, writer, then span<parent:tokens for each record."""
+    return [
+        (kind, writer, [f"{r['name']}<{(r['parent_id'] or '-')[:2]}:{tokens(r)}" for r in batch])
+        for kind, batch, writer in steps
+    ]
+
+
+def tokens(record):
+    return (record["usage"] or {}).get("total_tokens")
+
+
+def test_ls_and_show_agree_after_every_batch_for_random_traces_and_arrival_orders(tmp_path):
+    """Property (seeded): the store's row, ``owned_tokens`` over its records and ``show`` agree.
+
+    Random trees of 2-8 spans, usage on random spans, some spans first stored
+    as started records, random batch splits and arrival orders, two backends
+    on one file, and now and then another process's write to the trace (what
+    the writer sees of it: the trace row's pid). Checked after every batch.
+    """
+    rng = random.Random(20240611)
+    for case in range(250):
+        trace = f"{case:032x}"
+        records, steps = _random_writes(rng, trace)
+        db = tmp_path / f"{case}.db"
+        writers = (SqliteBackend(db), SqliteBackend(db))
+        for step, (kind, batch, writer) in enumerate(steps):
+            if kind == "started":
+                writers[writer].export_started(
+                    [{**r, "end_ns": None, "status": "RUNNING", "outputs": {}} for r in batch]
+                )
+            else:
+                writers[writer].export([dict(r) for r in batch])
+            if rng.random() < 0.1:
+                with sqlite3.connect(db) as conn:  # another process wrote to the trace
+                    conn.execute("UPDATE traces SET pid = -1")
+            with Store(db) as s:
+                (row,) = s.list_traces().traces
+                stored = s.get_trace(trace)
+            spans, tokens = _shown(stored)
+            where = f"case {case}, after step {step} of {_described(steps)}"
+            assert row.total_tokens == owned_tokens(stored) == tokens, where
+            assert row.span_count == len(stored) == spans, where
+            assert _stored_owners(db) == ownership(stored).owned, where
+        for writer in writers:
+            writer.shutdown()
+        assert row.span_count == len(records)
+        assert row.total_tokens == owned_tokens(records)
