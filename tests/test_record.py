@@ -601,3 +601,89 @@ def test_ls_and_show_agree_after_every_batch_for_random_traces_and_arrival_order
             writer.shutdown()
         assert row.span_count == len(records)
         assert row.total_tokens == owned_tokens(records)
+
+
+# -- records that are not what they should be -------------------------------------------
+
+
+def test_unhashable_and_non_string_ids_and_non_records_are_roots_and_never_raise():
+    odd = [
+        rec("1", kind="AGENT"),
+        {**rec("2", at=1), "span_id": ["not", "hashable"], "parent_id": "1".ljust(16, "0")},
+        {**rec("3", at=2, tokens=4), "parent_id": {"not": "hashable"}},
+        {**rec("4", at=3), "span_id": 4, "parent_id": 4},
+        {**rec("5", at=4), "parent_id": ["1"]},
+        "not a record",
+        None,
+        7,
+    ]
+    for order in (odd, odd[::-1]):
+        forest = build_tree(order)
+        assert len(list(_all(forest))) == len(odd)  # each placed once, placeholders too
+        assert [n["record"]["name"] for n in forest if n["children"]] == ["span-1"]
+        assert cut_links(order) == set()
+        assert owned_tokens(order) == 4
+        head, *lines = _render.render_trace(order).splitlines()
+        assert f"{len(odd)} spans" in head
+        assert sum("(not a span record)" in line for line in lines) == 3
+        assert wandb_tree(order)["name"] == "(incomplete trace)"  # no single root
+
+
+def test_a_span_id_twice_gives_one_span_the_same_for_every_order():
+    started = {**rec("2", "1", at=1), "end_ns": None, "status": "RUNNING"}
+    ended = rec("2", "1", at=1, tokens=3)
+    other = rec("2", "1", at=1, tokens=5, name="the same span, ended elsewhere")
+    records = [rec("1", tokens=9), started, ended, other]
+    results = set()
+    for order in itertools.permutations(records):
+        forest = build_tree(order)
+        ((root, children),) = [(n["record"]["name"], n["children"]) for n in forest]
+        (child,) = children
+        results.add((root, json.dumps(child["record"], sort_keys=True), owned_tokens(order)))
+        assert _render.render_trace(order).splitlines()[0].split("  ")[2] == "2 spans"
+    ((_, child, tokens),) = results  # one answer: an ended record, chosen by its content
+    assert json.loads(child)["end_ns"] is not None
+    assert tokens in (3, 5)
+    # the ended record wins over the started one whatever the order
+    assert build_tree([ended, started])[0]["record"] is ended
+    assert build_tree([started, ended])[0]["record"] is ended
+
+
+def test_a_line_is_drawn_for_a_record_missing_any_field():
+    for record in ({}, {"kind": "LLM"}, {"status": "ERROR", "error": "boom"}, {"usage": [1]}):
+        assert _render.render_trace([record]).count("\n") >= 1
+    assert "? ?" in _render.render_trace([{}])
+
+
+def test_a_chain_3000_deep_goes_through_every_tree_without_recursion():
+    from tracekit.backends.memory import MemoryBackend
+    from tracekit.testing import Capture
+
+    chain = [rec("0000", at=0)] + [rec(f"{i:04x}", f"{i - 1:04x}", at=i) for i in range(1, 3000)]
+    tree = wandb_tree(chain)
+    depth = 0
+    while tree["child_spans"]:
+        (tree,) = tree["child_spans"]
+        depth += 1
+    assert depth == 2999
+    backend = MemoryBackend()
+    backend.export(chain)
+    (top,) = Capture(backend).tree()
+    depth = 0
+    while top["children"]:
+        (top,) = top["children"]
+        depth += 1
+    assert (depth, top["name"]) == (2999, f"span-{2999:04x}")
+
+
+def test_the_wandb_span_tree_of_a_3000_deep_chain_is_built_without_recursion():
+    pytest.importorskip("wandb")
+    from tracekit.backends.wandb import _wandb_span
+
+    chain = [rec("0000", at=0)] + [rec(f"{i:04x}", f"{i - 1:04x}", at=i) for i in range(1, 3000)]
+    span = _wandb_span(wandb_tree(chain))
+    depth = 0
+    while span.child_spans:
+        (span,) = span.child_spans
+        depth += 1
+    assert (depth, span.name) == (2999, f"span-{2999:04x}")
