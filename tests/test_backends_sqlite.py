@@ -17,6 +17,7 @@ import time
 import pytest
 
 import tracekit
+from tracekit import _record
 from tracekit._record import RECORD_KEYS
 from tracekit._schema import SCHEMA_VERSION, SchemaTooNew
 from tracekit.backends import SqliteBackend, StorageFull, from_url
@@ -479,6 +480,33 @@ def test_a_late_child_corrects_an_ended_owner_with_one_update_not_a_recount(tmp_
     assert not [q for q in statements if "json_extract" in q or "SELECT rowid" in q]
     assert owners(db) == {"2".ljust(16, "0"): 5}
     assert sql(db, "SELECT total_tokens FROM traces") == [(5,)]
+
+
+def test_batches_in_any_usual_order_are_worked_out_without_reading_the_trace_back(tmp_path):
+    db = tmp_path / "t.db"
+    backend = SqliteBackend(db)
+    statements = []
+    backend._connect().set_trace_callback(statements.append)
+    backend.export([llm("2", "1", tokens=3), llm("3", "1")])  # children first, root last
+    backend.export([llm("1", tokens=3, at=0)])
+    backend.export_started([{**llm("4", "1"), "end_ns": None, "status": "RUNNING"}])
+    backend.export([llm("5", "4", tokens=2), llm("4", "1")])  # a started span ends
+    backend.shutdown()
+    assert not [q for q in statements if "json_extract" in q or "SELECT rowid" in q]
+    assert owners(db) == {"2".ljust(16, "0"): 3, "5".ljust(16, "0"): 2}
+    assert sql(db, "SELECT total_tokens FROM traces") == [(5,)]
+
+
+def test_a_loop_closed_across_batches_is_recounted_as_show_cuts_it(tmp_path):
+    db = tmp_path / "t.db"
+    backend = SqliteBackend(db)
+    backend.export([llm("2", "1", tokens=3, at=2_000)])
+    backend.export([llm("1", "2", tokens=4, at=1_000)])  # 1 <-> 2: cut at 1, the earliest
+    backend.export([llm("3", "2", at=3_000)])
+    backend.shutdown()
+    with Store(db) as s:
+        (row,) = s.list_traces().traces
+        assert row.total_tokens == _record.owned_tokens(s.get_trace("1".ljust(32, "0"))) == 3
 
 
 def test_two_writers_of_one_trace_count_each_call_once(tmp_path):

@@ -65,8 +65,7 @@ def _span_dict(node: Node) -> dict[str, Any]:
     if node["cycle"]:  # its parent link looped back: drawn as a root
         attributes["tracekit.parent_loop"] = record.get("parent_id")
     start = _start(record)
-    end = record.get("end_ns")
-    end = end if type(end) is int else start
+    end = int(record.get("end_ns") or start)
     return {
         "span_id": record.get("span_id"),
         "name": record.get("name"),
@@ -83,8 +82,7 @@ def _span_dict(node: Node) -> dict[str, Any]:
 
 
 def _start(record: dict[str, Any]) -> int:
-    start = record.get("start_ns")
-    return start if type(start) is int else 0  # a damaged record: drawn at the epoch
+    return int(record.get("start_ns") or 0)
 
 
 def trace_tree(records: Sequence[dict[str, Any]]) -> dict[str, Any]:

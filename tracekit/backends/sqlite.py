@@ -365,43 +365,47 @@ class _Trace:
         half updated: the recount replaces it.
         """
         parent, ended, below, owned = self.parent, self.ended, self.below, self.owned
-        seen: set[str] = set()
+        reporting: list[tuple[str, int]] = []
+        ids: list[str] = []
         for r in batch:
             span_id, parent_id = r["span_id"], r["parent_id"]
-            if type(span_id) is not str or not span_id or span_id in seen or span_id in ended:
+            # A span twice (in the batch, or stored): `ended` / `parent` already hold it.
+            if type(span_id) is not str or not span_id or span_id in ended:
                 return None
             if started and span_id in parent:
                 return None
-            seen.add(span_id)
             if type(parent_id) is not str:
                 parent_id = None  # not a link (the tree makes such a span a root)
-            if parent.get(span_id, _NO_LINK) != parent_id and _closes_loop(
-                parent, span_id, parent_id
+            elif parent.get(span_id, _NO_LINK) != parent_id and (
+                parent_id == span_id
+                or (parent_id in parent and _closes_loop(parent, span_id, parent_id))
             ):
-                return None
+                return None  # only a link to a stored span can close a loop
             parent[span_id] = parent_id
+            ids.append(span_id)
             if not started:
                 ended.add(span_id)
+                if r["usage"] and (tokens := reported_tokens(r)) is not None:
+                    reporting.append((span_id, tokens))
         # Usage marks every ancestor, up to one marked already (whose own ancestors
         # were marked then). A span marked before its record came passes its mark on
         # now that its parent is known (a started record too).
+        seeds = [span_id for span_id, _ in reporting]
+        if below:
+            seeds.extend(span_id for span_id in ids if span_id in below)
         lost: dict[str, int] = {}
-        for r in batch:
-            span_id = r["span_id"]
-            if span_id in below or (not started and reported_tokens(r) is not None):
-                up = parent[span_id]
-                while up is not None and up not in below:
-                    below.add(up)
-                    tokens = owned.pop(up, None)
-                    if tokens is not None:  # an owner stored earlier: the usage below is its
-                        lost[up] = tokens
-                    up = parent.get(up)  # None: not stored yet, marked for when it comes
+        for span_id in seeds:
+            up = parent[span_id]
+            while up is not None and up not in below:
+                below.add(up)
+                tokens = owned.pop(up, None)
+                if tokens is not None:  # an owner stored earlier: the usage below is its
+                    lost[up] = tokens
+                up = parent.get(up)  # None: not stored yet, marked for when it comes
         owners: dict[str, int] = {}
-        if not started:
-            for r in batch:
-                tokens = reported_tokens(r)
-                if tokens is not None and r["span_id"] not in below:
-                    owners[r["span_id"]] = owned[r["span_id"]] = tokens
+        for span_id, tokens in reporting:
+            if span_id not in below:
+                owners[span_id] = owned[span_id] = tokens
         return owners, lost
 
 
@@ -411,13 +415,13 @@ _NO_LINK = "\x00"  # not a span id: a span not remembered yet
 def _closes_loop(parent: dict[str, str | None], span_id: str, parent_id: str | None) -> bool:
     """Whether linking ``span_id`` under ``parent_id`` makes a span its own ancestor."""
     up = parent_id
-    for _ in range(len(parent) + 1):  # a longer walk is on a loop already
-        if up is None:
-            return False
-        if up == span_id:
+    steps = 0
+    while up is not None:
+        if up == span_id or steps > len(parent):  # a longer walk is on a loop already
             return True
         up = parent.get(up)
-    return True
+        steps += 1
+    return False
 
 
 class _FileMemory(set[str]):
@@ -459,10 +463,11 @@ class _FileMemory(set[str]):
         for trace_id, batch in by_trace.items():
             trace = self.traces.get(trace_id)
             if trace_id not in writers:  # a new trace (or one deleted meanwhile)
-                trace = _Trace()
+                self.remember(trace_id, trace := _Trace())
             elif trace is None or writers[trace_id] != me:  # forgotten, or written by another
-                trace = _recount(conn, trace_id)
-            self.remember(trace_id, trace)
+                self.remember(trace_id, trace := _recount(conn, trace_id))
+            else:
+                self.traces.move_to_end(trace_id)
             before = trace.size()
             result = None if trace.irregular else trace.advance(batch, started)
             self.size += trace.size() - before
