@@ -509,16 +509,27 @@ def test_a_loop_closed_across_batches_is_recounted_as_show_cuts_it(tmp_path):
         assert row.total_tokens == _record.owned_tokens(s.get_trace("1".ljust(32, "0"))) == 3
 
 
-def test_two_writers_of_one_trace_count_each_call_once(tmp_path):
-    """Another process's writer (the pid in the trace row says so) makes this one read back."""
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings(FORK_WARNING)
+def test_a_trace_written_by_a_forked_child_and_its_parent_counts_each_call_once(tmp_path):
     db = tmp_path / "t.db"
-    here = SqliteBackend(db)
-    here.export([llm("2", "1", tokens=5)])  # a forked child's span, under its parent's
-    sql(db, "UPDATE traces SET pid = -1")  # as the child's writer leaves the row
-    here.export([llm("1", tokens=5)])
-    here.shutdown()
-    assert owners(db) == {"2".ljust(16, "0"): 5}
-    assert sql(db, "SELECT total_tokens FROM traces") == [(5,)]
+    backend = SqliteBackend(db)
+    backend.export([llm("1", tokens=5, at=0)])  # the parent's wrapper, ended first
+    pid = os.fork()
+    if pid == 0:  # the child: the backend as the pipeline hands it over after a fork
+        code = 1
+        try:
+            backend.after_fork()
+            backend.export([llm("2", "1", tokens=5)])  # the call below it: it takes the 5
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    backend.export([llm("3", "1", tokens=4, at=2_000)])  # the parent's memory is stale
+    backend.shutdown()
+    assert owners(db) == {"2".ljust(16, "0"): 5, "3".ljust(16, "0"): 4}
+    assert sql(db, "SELECT total_tokens FROM traces") == [(9,)]
 
 
 def test_a_current_store_is_reopened_as_it_is_and_a_newer_one_refused(tmp_path):

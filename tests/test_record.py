@@ -570,8 +570,9 @@ def test_ls_and_show_agree_after_every_batch_for_random_traces_and_arrival_order
 
     Random trees of 2-8 spans, usage on random spans, some spans first stored
     as started records, random batch splits and arrival orders, two backends
-    on one file, and now and then another process's write to the trace (what
-    the writer sees of it: the trace row's pid). Checked after every batch.
+    on one file, and now and then the trace row marked as written by another
+    process (its pid), so the writer reads the trace back mid-way. Checked
+    after every batch.
     """
     rng = random.Random(20240611)
     for case in range(250):
