@@ -17,6 +17,7 @@ import time
 import pytest
 
 import tracekit
+from tracekit import _record
 from tracekit._record import RECORD_KEYS
 from tracekit._schema import SCHEMA_VERSION, SchemaTooNew
 from tracekit.backends import SqliteBackend, StorageFull, from_url
@@ -439,15 +440,96 @@ def test_a_child_with_usage_arriving_after_its_parent_takes_the_tokens_from_it(t
     ]
 
 
-def test_the_writers_memory_of_ended_spans_is_bounded_and_keeps_the_newest():
-    from tracekit.backends.sqlite import _RecentIds
+def llm(span, parent=None, tokens=None, trace="1", at=1_000):
+    usage = None if tokens is None else {"total_tokens": tokens}
+    return rec(span, trace, parent_id=parent and parent.ljust(16, "0"), start_ns=at, usage=usage)
 
-    ids = _RecentIds(100)
-    for n in range(1_000):
-        ids.update([f"{n:016x}"])
-    assert len(ids._new) + len(ids._old) <= 100
-    assert all(f"{n:016x}" in ids for n in range(950, 1_000))
-    assert f"{0:016x}" not in ids
+
+def owners(db):
+    return dict(sql(db, "SELECT span_id, total_tokens FROM spans WHERE total_tokens IS NOT NULL"))
+
+
+def test_the_writers_memory_is_bounded_and_a_forgotten_trace_is_read_back(tmp_path, monkeypatch):
+    from tracekit.backends import sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "_MEMORY", 50)
+    db = tmp_path / "t.db"
+    backend = SqliteBackend(db)
+    backend.export([llm("1", "0", trace="a")])  # "0" is not stored yet...
+    backend.export([llm("2", "1", tokens=4, trace="a")])
+    for n in range(100):  # ...when enough other traces are written for "a" to be forgotten
+        backend.export([llm("1", trace=f"{n:x}f"), llm("2", "1", tokens=1, trace=f"{n:x}f")])
+    memory = backend._started
+    assert memory.size <= 50
+    assert "a".ljust(32, "0") not in memory.traces
+    backend.export([llm("0", tokens=9, trace="a", at=0)])  # the wrapper, with the same usage
+    backend.shutdown()
+    with Store(db) as s:
+        (row,) = [t for t in s.list_traces(limit=200).traces if t.trace_id == "a".ljust(32, "0")]
+        assert row.total_tokens == 4  # read back: "0" and "1" have usage below, "2" owns it
+
+
+def test_a_late_child_corrects_an_ended_owner_with_one_update_not_a_recount(tmp_path):
+    db = tmp_path / "t.db"
+    backend = SqliteBackend(db)
+    backend.export([llm("1", tokens=5)])  # the wrapper ended first and owns its usage
+    statements = []
+    backend._connect().set_trace_callback(statements.append)
+    backend.export([llm("2", "1", tokens=5)])  # the client's span below it
+    backend.shutdown()
+    assert not [q for q in statements if "json_extract" in q or "SELECT rowid" in q]
+    assert owners(db) == {"2".ljust(16, "0"): 5}
+    assert sql(db, "SELECT total_tokens FROM traces") == [(5,)]
+
+
+def test_batches_in_any_usual_order_are_worked_out_without_reading_the_trace_back(tmp_path):
+    db = tmp_path / "t.db"
+    backend = SqliteBackend(db)
+    statements = []
+    backend._connect().set_trace_callback(statements.append)
+    backend.export([llm("2", "1", tokens=3), llm("3", "1")])  # children first, root last
+    backend.export([llm("1", tokens=3, at=0)])
+    backend.export_started([{**llm("4", "1"), "end_ns": None, "status": "RUNNING"}])
+    backend.export([llm("5", "4", tokens=2), llm("4", "1")])  # a started span ends
+    backend.shutdown()
+    assert not [q for q in statements if "json_extract" in q or "SELECT rowid" in q]
+    assert owners(db) == {"2".ljust(16, "0"): 3, "5".ljust(16, "0"): 2}
+    assert sql(db, "SELECT total_tokens FROM traces") == [(5,)]
+
+
+def test_a_loop_closed_across_batches_is_recounted_as_show_cuts_it(tmp_path):
+    db = tmp_path / "t.db"
+    backend = SqliteBackend(db)
+    backend.export([llm("2", "1", tokens=3, at=2_000)])
+    backend.export([llm("1", "2", tokens=4, at=1_000)])  # 1 <-> 2: cut at 1, the earliest
+    backend.export([llm("3", "2", at=3_000)])
+    backend.shutdown()
+    with Store(db) as s:
+        (row,) = s.list_traces().traces
+        assert row.total_tokens == _record.owned_tokens(s.get_trace("1".ljust(32, "0"))) == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings(FORK_WARNING)
+def test_a_trace_written_by_a_forked_child_and_its_parent_counts_each_call_once(tmp_path):
+    db = tmp_path / "t.db"
+    backend = SqliteBackend(db)
+    backend.export([llm("1", tokens=5, at=0)])  # the parent's wrapper, ended first
+    pid = os.fork()
+    if pid == 0:  # the child: the backend as the pipeline hands it over after a fork
+        code = 1
+        try:
+            backend.after_fork()
+            backend.export([llm("2", "1", tokens=5)])  # the call below it: it takes the 5
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    backend.export([llm("3", "1", tokens=4, at=2_000)])  # the parent's memory is stale
+    backend.shutdown()
+    assert owners(db) == {"2".ljust(16, "0"): 5, "3".ljust(16, "0"): 4}
+    assert sql(db, "SELECT total_tokens FROM traces") == [(9,)]
 
 
 def test_a_current_store_is_reopened_as_it_is_and_a_newer_one_refused(tmp_path):

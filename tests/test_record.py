@@ -236,7 +236,7 @@ def test_show_draws_every_span_it_counts_and_marks_the_cut_ones():
 
 
 def test_show_draws_a_trace_deeper_than_the_recursion_limit():
-    records = [rec("0", at=0)] + [rec(f"{i:x}", f"{i - 1:x}", at=i) for i in range(1, 3000)]
+    records = [rec("0000", at=0)] + [rec(f"{i:04x}", f"{i - 1:04x}", at=i) for i in range(1, 3000)]
     text = _render.render_trace(records, details=False)
     assert len(text.splitlines()) == 3001
 
@@ -282,9 +282,10 @@ def test_the_innermost_span_reporting_usage_owns_it():
         rec("4", "1", at=3, tokens=7, kind="LLM"),
         rec("5", "1", at=4, kind="TOOL"),
     ]
-    owned, reaches = ownership(records)
+    owned, reaches, below = ownership(records)
     assert owned == {"3".ljust(16, "0"): 10, "4".ljust(16, "0"): 7}
     assert reaches == set()
+    assert below == {"1".ljust(16, "0"), "2".ljust(16, "0")}  # usage below: they own nothing
     assert owned_tokens(records) == 17
 
 
@@ -314,7 +315,7 @@ def test_in_a_loop_ownership_follows_the_cut_tree():
 
 def test_a_writer_seeing_part_of_a_trace_says_what_is_covered_and_learns_what_is_reached():
     batch = [rec("2", "1", at=1), rec("3", "2", at=2, tokens=4), rec("5", "6", at=3)]
-    owned, reaches = ownership(batch)
+    owned, reaches, _ = ownership(batch)
     assert owned == {"3".ljust(16, "0"): 4}
     assert reaches == {"1".ljust(16, "0")}  # 2's parent, outside the batch, has usage below
     later = [rec("6", "1", at=3, tokens=9)]  # 6 had a stored child with usage
@@ -492,10 +493,11 @@ def test_a_recount_reads_a_damaged_record_as_the_store_does(tmp_path):
     db = tmp_path / "t.db"
     backend = SqliteBackend(db)
     backend.export([rec("2", "1", at=1, tokens=4)])
-    with sqlite3.connect(db) as conn:  # the child's JSON is damaged on disk
+    with sqlite3.connect(db) as conn:  # the child's JSON is damaged on disk, by another process
         conn.execute("UPDATE spans SET record = '{' WHERE span_id = ?", ("2".ljust(16, "0"),))
-    backend.export([rec("1", tokens=6)])  # covered by the damaged child (the writer remembers)
-    backend.export([rec("3", "1", at=2, tokens=2)])  # a late child: the trace is recounted
+        conn.execute("UPDATE traces SET pid = -1")  # which is what the writer can see of it
+    backend.export([rec("1", tokens=6)])  # the trace is recounted: the damaged child has none
+    backend.export([rec("3", "1", at=2, tokens=2)])  # a late child below the owner
     backend.shutdown()
     with Store(db) as s:
         records = s.get_trace(TRACE)
@@ -514,3 +516,175 @@ def test_a_record_a_processor_reshaped_is_stored_and_read_back_whole(tmp_path):
         assert record == reshaped
         assert s.list_traces().traces[0].total_tokens == 3
     assert json.loads(_record.encode(reshaped)[0]) == reshaped
+
+
+def _shown(records):
+    """(spans, tokens) in the head line ``tracekit show`` prints."""
+    head = _render.render_trace(records, details=False).splitlines()[0].split("  ")
+    return int(head[2].split()[0]), int(head[3].split()[0]) if len(head) > 3 else 0
+
+
+def _random_writes(rng, trace):
+    """A random trace and a random way of writing it: (records, [(kind, batch, writer)])."""
+    n = rng.randint(2, 8)
+    records = [
+        rec(
+            f"{i:02x}",
+            None if i == 0 else f"{rng.randrange(i):02x}",
+            at=i,
+            tokens=rng.choice((None, None, 3, 5)),
+            trace=trace,
+        )
+        for i in range(n)
+    ]
+    order = records[:]
+    rng.shuffle(order)
+    steps: list[tuple[str, list[dict]]] = []
+    while order:
+        k = rng.randint(1, 3)
+        steps.append(("ended", order[:k]))
+        del order[:k]
+    # spans still open when the exporter looked: a started record, sent at any time
+    # before the span's own final record (with other spans' records between)
+    for r in records:
+        if rng.random() < 0.4:
+            end = next(i for i, (_, batch) in enumerate(steps) if r in batch)
+            steps.insert(rng.randint(0, end), ("started", [r]))
+    return records, [(kind, batch, rng.randrange(2)) for kind, batch in steps]
+
+
+def _described(steps):
+    """Steps as short text: kind, writer, then span<parent:tokens for each record."""
+    return [
+        (kind, writer, [f"{r['name']}<{(r['parent_id'] or '-')[:2]}:{tokens(r)}" for r in batch])
+        for kind, batch, writer in steps
+    ]
+
+
+def tokens(record):
+    return (record["usage"] or {}).get("total_tokens")
+
+
+def test_ls_and_show_agree_after_every_batch_for_random_traces_and_arrival_orders(tmp_path):
+    """Property (seeded): the store's row, ``owned_tokens`` over its records and ``show`` agree.
+
+    Random trees of 2-8 spans, usage on random spans, some spans first stored
+    as started records, random batch splits and arrival orders, two backends
+    on one file, and now and then the trace row marked as written by another
+    process (its pid), so the writer reads the trace back mid-way. Checked
+    after every batch.
+    """
+    rng = random.Random(20240611)
+    for case in range(250):
+        trace = f"{case:032x}"
+        records, steps = _random_writes(rng, trace)
+        db = tmp_path / f"{case}.db"
+        writers = (SqliteBackend(db), SqliteBackend(db))
+        for step, (kind, batch, writer) in enumerate(steps):
+            if kind == "started":
+                writers[writer].export_started(
+                    [{**r, "end_ns": None, "status": "RUNNING", "outputs": {}} for r in batch]
+                )
+            else:
+                writers[writer].export([dict(r) for r in batch])
+            if rng.random() < 0.1:
+                with sqlite3.connect(db) as conn:  # another process wrote to the trace
+                    conn.execute("UPDATE traces SET pid = -1")
+            with Store(db) as s:
+                (row,) = s.list_traces().traces
+                stored = s.get_trace(trace)
+            spans, tokens = _shown(stored)
+            where = f"case {case}, after step {step} of {_described(steps)}"
+            assert row.total_tokens == owned_tokens(stored) == tokens, where
+            assert row.span_count == len(stored) == spans, where
+            assert _stored_owners(db) == ownership(stored).owned, where
+        for writer in writers:
+            writer.shutdown()
+        assert row.span_count == len(records)
+        assert row.total_tokens == owned_tokens(records)
+
+
+# -- records that are not what they should be -------------------------------------------
+
+
+def test_unhashable_and_non_string_ids_and_non_records_are_roots_and_never_raise():
+    odd = [
+        rec("1", kind="AGENT"),
+        {**rec("2", at=1), "span_id": ["not", "hashable"], "parent_id": "1".ljust(16, "0")},
+        {**rec("3", at=2, tokens=4), "parent_id": {"not": "hashable"}},
+        {**rec("4", at=3), "span_id": 4, "parent_id": 4},
+        {**rec("5", at=4), "parent_id": ["1"]},
+        "not a record",
+        None,
+        7,
+    ]
+    for order in (odd, odd[::-1]):
+        forest = build_tree(order)
+        assert len(list(_all(forest))) == len(odd)  # each placed once, placeholders too
+        assert [n["record"]["name"] for n in forest if n["children"]] == ["span-1"]
+        assert cut_links(order) == set()
+        assert owned_tokens(order) == 4
+        head, *lines = _render.render_trace(order).splitlines()
+        assert f"{len(odd)} spans" in head
+        assert sum("(not a span record)" in line for line in lines) == 3
+        assert wandb_tree(order)["name"] == "(incomplete trace)"  # no single root
+
+
+def test_a_span_id_twice_gives_one_span_the_same_for_every_order():
+    started = {**rec("2", "1", at=1), "end_ns": None, "status": "RUNNING"}
+    ended = rec("2", "1", at=1, tokens=3)
+    other = rec("2", "1", at=1, tokens=5, name="the same span, ended elsewhere")
+    records = [rec("1", tokens=9), started, ended, other]
+    results = set()
+    for order in itertools.permutations(records):
+        forest = build_tree(order)
+        ((root, children),) = [(n["record"]["name"], n["children"]) for n in forest]
+        (child,) = children
+        results.add((root, json.dumps(child["record"], sort_keys=True), owned_tokens(order)))
+        assert _render.render_trace(order).splitlines()[0].split("  ")[2] == "2 spans"
+    ((_, child, tokens),) = results  # one answer: an ended record, chosen by its content
+    assert json.loads(child)["end_ns"] is not None
+    assert tokens in (3, 5)
+    # the ended record wins over the started one whatever the order
+    assert build_tree([ended, started])[0]["record"] is ended
+    assert build_tree([started, ended])[0]["record"] is ended
+
+
+def test_a_line_is_drawn_for_a_record_missing_any_field():
+    for record in ({}, {"kind": "LLM"}, {"status": "ERROR", "error": "boom"}, {"usage": [1]}):
+        assert _render.render_trace([record]).count("\n") >= 1
+    assert "? ?" in _render.render_trace([{}])
+
+
+def test_a_chain_3000_deep_goes_through_every_tree_without_recursion():
+    from tracekit.backends.memory import MemoryBackend
+    from tracekit.testing import Capture
+
+    chain = [rec("0000", at=0)] + [rec(f"{i:04x}", f"{i - 1:04x}", at=i) for i in range(1, 3000)]
+    tree = wandb_tree(chain)
+    depth = 0
+    while tree["child_spans"]:
+        (tree,) = tree["child_spans"]
+        depth += 1
+    assert depth == 2999
+    backend = MemoryBackend()
+    backend.export(chain)
+    (top,) = Capture(backend).tree()
+    depth = 0
+    while top["children"]:
+        (top,) = top["children"]
+        depth += 1
+    assert (depth, top["name"]) == (2999, f"span-{2999:04x}")
+
+
+def test_the_wandb_span_tree_of_a_3000_deep_chain_is_built_without_recursion():
+    pytest.importorskip("wandb")
+    from tracekit.backends.wandb import _wandb_span
+
+    chain = [rec("0000", at=0)] + [rec(f"{i:04x}", f"{i - 1:04x}", at=i) for i in range(1, 3000)]
+    span = _wandb_span(wandb_tree(chain))
+    depth = 0
+    while span.child_spans:
+        (span,) = span.child_spans
+        depth += 1
+    assert (depth, span.name) == (2999, f"span-{2999:04x}")

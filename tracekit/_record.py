@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Container, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeGuard
 
 from tracekit import _guard, _processors
 from tracekit._span import IN_CLEAN, OUT_CLEAN, Span
@@ -261,24 +261,92 @@ class Node(TypedDict):
     cycle: bool
 
 
+def _usable(span_id: object) -> TypeGuard[str]:
+    """Whether a span id can be linked to: a non-empty string (anything else makes an orphan)."""
+    return type(span_id) is str and span_id != ""
+
+
+def _canonical(record: Mapping[str, Any]) -> str:
+    """A record's content as one string, for a total order between records (never raises)."""
+    try:
+        return json.dumps(record, sort_keys=True, default=repr)
+    except (TypeError, ValueError, RecursionError):  # keys of mixed types, a cycle
+        return repr(sorted(map(repr, record.items())))
+
+
+def _not_a_record(value: object) -> dict[str, Any]:
+    """The placeholder shown for something among a trace's records that is not a mapping."""
+    return empty_record(
+        name="(not a span record)",
+        status="ERROR",
+        error={"type": "NotARecord", "message": type(value).__name__, "stack": ""},
+    )
+
+
+def _preferred(record: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Whether ``record`` wins over ``other`` for one span id: the ended one, else a total order."""
+    ended, other_ended = record.get("end_ns") is not None, other.get("end_ns") is not None
+    if ended != other_ended:
+        return ended
+    return _canonical(record) < _canonical(other)
+
+
+def distinct(records: Iterable[Any]) -> list[dict[str, Any]]:
+    """The records the tree and the token count are made of: each a mapping, one per span id.
+
+    Something that is not a mapping becomes a placeholder record (an orphan
+    root, so it is still counted and drawn). Two records of one span id (a
+    span ended in two processes after a fork, a record exported twice) keep
+    one: the ended one, else the smaller by content, so the result does not
+    depend on the order of ``records``. A record whose span id is not a
+    non-empty string is kept as it is: nothing can name it as a parent.
+    """
+    out: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for item in records:
+        if type(item) is dict:
+            record = item
+        else:  # another mapping is read as a dict; anything else is a placeholder
+            record = dict(item) if isinstance(item, Mapping) else _not_a_record(item)
+        span_id = record.get("span_id")
+        if _usable(span_id):
+            at = seen.get(span_id)
+            if at is not None:
+                if _preferred(record, out[at]):
+                    out[at] = record
+                continue
+            seen[span_id] = len(out)
+        out.append(record)
+    return out
+
+
 def _start_key(record: Mapping[str, Any]) -> tuple[int, int, str]:
-    """Start order, then span id; a record without a usable start goes last (never raises)."""
+    """Start order, then span id (unique after :func:`distinct`), then content; never raises.
+
+    A record without a usable start goes last; records without a usable span
+    id are ordered by their content, so ties never depend on arrival order.
+    """
     start = record.get("start_ns")
+    span_id = record.get("span_id")
+    tail = span_id if _usable(span_id) else "\x00" + _canonical(record)
     if type(start) is int:
-        return (0, start, str(record.get("span_id")))
-    return (1, 0, str(record.get("span_id")))
+        return (0, start, tail)
+    return (1, 0, tail)
 
 
 def _links(records: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Each record's parent as an index (-1: no parent id, or one not among the records).
+    """Each record's parent as an index (-1: no usable parent id, or one not among the records).
 
-    A parent id names the first record with that span id.
+    A parent id names the first record with that span id (the records are
+    :func:`distinct`, so there is only one).
     """
-    index: dict[Any, int] = {}
+    index: dict[str, int] = {}
     for i, record in enumerate(records):
-        index.setdefault(record.get("span_id"), i)
+        span_id = record.get("span_id")
+        if _usable(span_id):
+            index.setdefault(span_id, i)
     find = index.get
-    return [-1 if (pid := r.get("parent_id")) is None else find(pid, -1) for r in records]
+    return [find(pid, -1) if type(pid := r.get("parent_id")) is str else -1 for r in records]
 
 
 def _parents(records: Sequence[Mapping[str, Any]]) -> tuple[list[int], set[int]]:
@@ -288,7 +356,7 @@ def _parents(records: Sequence[Mapping[str, Any]]) -> tuple[list[int], set[int]]
     makes an orphan, which is a root. Following parents from a record either
     reaches a root or enters a loop; each loop is cut once, at its
     earliest-starting span, so the result does not depend on the order of
-    ``records``.
+    ``records`` (which must be :func:`distinct`).
     """
     parent = _links(records)
     cut: set[int] = set()
@@ -316,14 +384,16 @@ def _parents(records: Sequence[Mapping[str, Any]]) -> tuple[list[int], set[int]]
     return parent, cut
 
 
-def build_tree(records: Iterable[dict[str, Any]]) -> list[Node]:
+def build_tree(records: Iterable[Any]) -> list[Node]:
     """The records of one trace as a forest: roots in start order, each with its children.
 
-    Every record appears exactly once: orphans (parent not among the records)
-    are roots, and a span whose parent link loops back is a root with
-    ``cycle`` True (see :class:`Node`).
+    The records are :func:`distinct` first (one per span id, placeholders
+    for what is not a record); each of those appears exactly once: orphans
+    (parent not among the records, or not a usable id) are roots, and a span
+    whose parent link loops back is a root with ``cycle`` True (see
+    :class:`Node`). Never raises, whatever the records hold.
     """
-    ordered = sorted(records, key=_start_key)
+    ordered = sorted(distinct(records), key=_start_key)
     parent, cut = _parents(ordered)
     nodes: list[Node] = [
         {"record": r, "children": [], "cycle": i in cut} for i, r in enumerate(ordered)
@@ -335,10 +405,11 @@ def build_tree(records: Iterable[dict[str, Any]]) -> list[Node]:
     return roots
 
 
-def cut_links(records: Sequence[Mapping[str, Any]]) -> set[str]:
+def cut_links(records: Iterable[Any]) -> set[str]:
     """The span ids whose parent link :func:`build_tree` cuts (marked ``cycle``)."""
-    _, cut = _parents(records)
-    return {str(records[i].get("span_id")) for i in cut}
+    unique = distinct(records)
+    _, cut = _parents(unique)
+    return {str(unique[i].get("span_id")) for i in cut}
 
 
 # -- token ownership --------------------------------------------------------------------
@@ -369,15 +440,17 @@ class Ownership(NamedTuple):
     """Span id -> the tokens it owns (only owners are listed)."""
     reaches: set[str]
     """Parent ids outside the records that have usage at or below them (for a streaming writer)."""
+    below: set[str] = set()  # noqa: RUF012 (a NamedTuple default, never mutated)
+    """Span ids among the records that have usage below them (so own nothing)."""
 
 
-def ownership(records: Sequence[Mapping[str, Any]], covered: Container[str] = ()) -> Ownership:
+def ownership(records: Iterable[Any], covered: Container[str] = ()) -> Ownership:
     """DESIGN's "one owner per logical call" over the records of one trace.
 
     A span that reports usage owns it unless a span below it (in the tree
-    :func:`build_tree` draws) reports usage too: a framework's LLM span that
-    wraps a client library's LLM span reports the same tokens, and only the
-    innermost counts.
+    :func:`build_tree` draws, over the same :func:`distinct` records) reports
+    usage too: a framework's LLM span that wraps a client library's LLM span
+    reports the same tokens, and only the innermost counts.
 
     Args:
         records: span records of one trace, in any order.
@@ -385,10 +458,15 @@ def ownership(records: Sequence[Mapping[str, Any]], covered: Container[str] = ()
             ``records`` (a writer that sees a trace in batches says which of
             the batch's spans have such descendants already stored).
     """
+    records = distinct(records)
     tokens = [reported_tokens(r) if r.get("usage") else None for r in records]
-    marked = [i for i, r in enumerate(records) if r.get("span_id") in covered] if covered else []
+    marked = (
+        [i for i, r in enumerate(records) if _usable(sid := r.get("span_id")) and sid in covered]
+        if covered
+        else []
+    )
     if not marked and tokens.count(None) == len(tokens):
-        return Ownership({}, set())  # the common batch: no usage at all
+        return Ownership({}, set(), set())  # the common batch: no usage at all
     usage = [i for i, t in enumerate(tokens) if t is not None]
     # Most traces have no loop: climb the links as they are, and cut loops only when a
     # climb meets one (the first climb into a loop goes round it, so it always sees it).
@@ -400,7 +478,8 @@ def ownership(records: Sequence[Mapping[str, Any]], covered: Container[str] = ()
         for i, t in enumerate(tokens)
         if t is not None and not below[i]
     }
-    return Ownership(owned, reaches)
+    covered_ids = {str(records[i].get("span_id")) for i, mark in enumerate(below) if mark}
+    return Ownership(owned, reaches, covered_ids)
 
 
 def _climb(
@@ -433,8 +512,8 @@ def _climb(
             p = parent[i]
             if p < 0:
                 pid = records[i].get("parent_id")
-                if pid is not None and i not in cut:  # an orphan: its parent is elsewhere
-                    reaches.add(str(pid))
+                if type(pid) is str and i not in cut:  # an orphan: its parent is elsewhere
+                    reaches.add(pid)
                 break
             mark = below[p]
             if mark:
@@ -446,6 +525,6 @@ def _climb(
     return below, reaches, False
 
 
-def owned_tokens(records: Sequence[Mapping[str, Any]]) -> int:
+def owned_tokens(records: Iterable[Any]) -> int:
     """A trace's total tokens, each logical call counted once (see :func:`ownership`)."""
     return sum(ownership(records).owned.values())

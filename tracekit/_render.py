@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from tracekit._record import Node, build_tree, owned_tokens
+from tracekit._record import Node, build_tree, distinct, owned_tokens
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # Shown after a span drawn as a root because its parent link loops back (build_tree's cycle).
@@ -37,10 +37,17 @@ def duration(start_ns: int, end_ns: int) -> str:
 
 
 def span_duration(record: dict[str, Any]) -> str:
-    """A span's duration, or ``running`` / ``unfinished`` for a span still open (no ``end_ns``)."""
-    if record.get("end_ns") is None:
+    """A span's duration, or ``running`` / ``unfinished`` for a span still open (no ``end_ns``).
+
+    ``?`` when the times are not whole numbers (a record a processor or the
+    disk damaged): drawing a trace never fails on one span.
+    """
+    start, end = record.get("start_ns"), record.get("end_ns")
+    if end is None:
         return "unfinished" if record.get("status") == "UNFINISHED" else "running"
-    return duration(record["start_ns"], record["end_ns"])
+    if type(start) is not int or type(end) is not int:
+        return "?"
+    return duration(start, end)
 
 
 def preview(value: Any, width: int = 80) -> str:
@@ -53,27 +60,31 @@ def preview(value: Any, width: int = 80) -> str:
 
 
 def _line(record: dict[str, Any]) -> str:
+    """One span's line; any field may be missing or of the wrong type (never raises on it)."""
     parts = [
-        f"{clean(str(record['kind']))} {clean(str(record['name']))}",
+        f"{clean(str(record.get('kind', '?')))} {clean(str(record.get('name', '?')))}",
         span_duration(record),
     ]
     if record.get("model"):
         parts.append(clean(str(record["model"])))
     usage = record.get("usage")
-    if usage:
-        parts.append(f"{usage.get('total_tokens', 0)} tokens")
-    reason = (record.get("attributes") or {}).get("tracekit.end_reason")
-    if record["status"] == "ERROR":
-        error = record.get("error") or {}
+    if usage and isinstance(usage, dict):
+        parts.append(f"{clean(str(usage.get('total_tokens', 0)))} tokens")
+    attributes = record.get("attributes")
+    reason = attributes.get("tracekit.end_reason") if isinstance(attributes, dict) else None
+    status = record.get("status")
+    if status == "ERROR":
+        error = record.get("error")
+        error = error if isinstance(error, dict) else {}
         parts.append(
             f"ERROR {clean(str(error.get('type', '')))}: {preview(error.get('message', ''), 60)}"
         )
-    elif record["status"] in ("RUNNING", "UNFINISHED"):
-        parts.append(record["status"])
+    elif status in ("RUNNING", "UNFINISHED"):
+        parts.append(status)
     else:
         parts.append("OK")
     if reason:
-        parts.append(f"({reason})")
+        parts.append(f"({clean(str(reason))})")
     return "  ".join(parts)
 
 
@@ -88,7 +99,7 @@ def render_trace(records: Iterable[dict[str, Any]], *, details: bool = True) -> 
         records: span records of one trace, in any order.
         details: add one line of inputs and outputs under each span.
     """
-    spans = list(records)
+    spans = distinct(records)  # what the tree draws: one record per span id
     if not spans:
         return ""
     roots = build_tree(spans)

@@ -84,15 +84,27 @@ class Capture:
             trace_id: one trace; all traces (roots in start order) when None.
         """
 
-        def named(node: Node) -> dict[str, Any]:  # the outline reads name and kind on the node
+        def one(node: Node) -> dict[str, Any]:  # the outline reads name and kind on the node
             record = node["record"]
             return {
-                "name": record["name"],
-                "kind": record["kind"],
+                "name": record.get("name"),
+                "kind": record.get("kind"),
                 "record": record,
-                "children": [named(child) for child in node["children"]],
+                "children": [],
                 "cycle": node["cycle"],
             }
+
+        def named(node: Node) -> dict[str, Any]:
+            # A stack, not recursion: a trace can nest deeper than the recursion limit.
+            top = one(node)
+            stack = [(node, top)]
+            while stack:
+                current, out = stack.pop()
+                for child in current["children"]:
+                    kid = one(child)
+                    out["children"].append(kid)
+                    stack.append((child, kid))
+            return top
 
         by_trace: dict[str, list[dict[str, Any]]] = {}
         for r in self.records:

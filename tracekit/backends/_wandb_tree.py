@@ -30,7 +30,25 @@ INCOMPLETE_NAME = "(incomplete trace)"
 
 
 def span_tree(node: Node) -> dict[str, Any]:
-    """One node of ``_record.build_tree`` and its descendants as nested dicts with W&B's fields."""
+    """One node of ``_record.build_tree`` and its descendants as nested dicts with W&B's fields.
+
+    Built with a stack, not by recursion: a trace can nest deeper than
+    Python's recursion limit. Each node's children are filled in order.
+    """
+    top = _span_dict(node)
+    stack = [(node, top)]
+    while stack:
+        current, out = stack.pop()
+        kids = out["child_spans"]
+        for child in current["children"]:
+            kid = _span_dict(child)
+            kids.append(kid)
+            stack.append((child, kid))
+    return top
+
+
+def _span_dict(node: Node) -> dict[str, Any]:
+    """One node's W&B fields, with ``child_spans`` empty (``span_tree`` fills it)."""
     record = node["record"]
     error = record.get("error") or {}
     attributes: dict[str, Any] = {
@@ -59,7 +77,7 @@ def span_tree(node: Node) -> dict[str, Any]:
         "attributes": attributes,
         "inputs": record.get("inputs") or {},
         "outputs": record.get("outputs") or {},
-        "child_spans": [span_tree(child) for child in node["children"]],
+        "child_spans": [],
     }
 
 
@@ -86,7 +104,7 @@ def trace_tree(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "end_time_ms": max(t["end_time_ms"] for t in trees),
         "status_code": "ERROR" if any(t["status_code"] == "ERROR" for t in trees) else "SUCCESS",
         "status_message": "the trace's root span never reached this backend",
-        "attributes": {"trace_id": records[0].get("trace_id"), "tracekit.incomplete": True},
+        "attributes": {"trace_id": tops[0]["record"].get("trace_id"), "tracekit.incomplete": True},
         "inputs": {},
         "outputs": {},
         "child_spans": trees,

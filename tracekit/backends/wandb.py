@@ -174,21 +174,36 @@ class WandbBackend:
 
 
 def _wandb_span(tree: dict[str, Any]) -> Any:
-    """Nested dicts from :func:`trace_tree` -> wandb's ``Span`` dataclasses."""
+    """Nested dicts from :func:`trace_tree` -> wandb's ``Span`` dataclasses.
+
+    Built with a stack, not by recursion (a trace can nest deeper than the
+    recursion limit); each span's children are filled in order.
+    """
     from wandb.sdk.data_types.trace_tree import Result, Span, SpanKind, StatusCode
 
-    return Span(
-        span_id=tree["span_id"],
-        name=tree["name"],
-        start_time_ms=tree["start_time_ms"],
-        end_time_ms=tree["end_time_ms"],
-        status_code=StatusCode(tree["status_code"]),
-        status_message=tree["status_message"],
-        attributes=tree["attributes"],
-        results=[Result(inputs=tree["inputs"], outputs=tree["outputs"])],
-        child_spans=[_wandb_span(child) for child in tree["child_spans"]],
-        span_kind=SpanKind(tree["span_kind"]),
-    )
+    def one(node: dict[str, Any]) -> Any:
+        return Span(
+            span_id=node["span_id"],
+            name=node["name"],
+            start_time_ms=node["start_time_ms"],
+            end_time_ms=node["end_time_ms"],
+            status_code=StatusCode(node["status_code"]),
+            status_message=node["status_message"],
+            attributes=node["attributes"],
+            results=[Result(inputs=node["inputs"], outputs=node["outputs"])],
+            child_spans=[],
+            span_kind=SpanKind(node["span_kind"]),
+        )
+
+    top = one(tree)
+    stack = [(tree, top)]
+    while stack:
+        node, span = stack.pop()
+        for child in node["child_spans"]:
+            kid = one(child)
+            span.child_spans.append(kid)
+            stack.append((child, kid))
+    return top
 
 
 def from_url(url: str, rest: str) -> WandbBackend:
