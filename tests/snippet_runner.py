@@ -1,22 +1,26 @@
 """Run the Python snippets of one Markdown page (used by ``tests/test_doc_snippets.py``).
 
-``python snippet_runner.py PAGE RESULTS`` runs every `` ```python `` block of
-PAGE in order and writes what happened to RESULTS (JSON). Each snippet runs
+``python snippet_runner.py PAGE RESULTS`` runs every Python block of PAGE
+(`` ```python ``, `` ```py ``, with or without attributes such as
+``title="app.py"``) in order and writes what happened to RESULTS (JSON). Each snippet runs
 in a fresh namespace, in a temporary working directory of its own, and
 tracekit is reset after it (configuration, pipeline, patches, registered
 adapters). An HTML comment on the line right before a fence changes that:
 
 * ``<!-- snippet: skip (reason) -->``: not run; the reason is required.
 * ``<!-- snippet: continues -->``: run after the previous snippet of the
-  page, in its namespace and directory, as if appended to it.
+  page, in its namespace and directory, as if appended to it. The previous
+  snippet must run: continuing a skipped one is an error, never a silent
+  join to an earlier group.
 
 A warning attributed to a snippet's own code (a deprecated name) is an
 error. A snippet group that defines ``test_*`` functions is a test module: it is
 also run by pytest (tracekit's plugin gives it the fixtures), and a failing
 test fails it.
 
-While a snippet runs, it may reach no other machine (a connection or name
-lookup off the loopback is refused and reported) and write no file outside
+While a snippet runs, it may reach no other machine (a connection, datagram
+or name lookup for anything but a literal loopback address or ``localhost`` is
+refused before it leaves, and reported) and write no file outside
 its working directory and the temporary folder (refused and reported too).
 """
 
@@ -28,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +41,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-FENCE = re.compile(r"^```python\s*$")
+# A Python fence: ```python, ```py or ```python3, alone or with attributes after it
+# (```python title="app.py", ```py linenums="1", ```python{.annotate}). Not ```pycon.
+FENCE = re.compile(r"^```\s*(?:python3?|py)(?:[\s{].*)?$", re.IGNORECASE)
 END = re.compile(r"^```\s*$")
 MARKER = re.compile(r"^<!--\s*snippet:\s*(.*?)\s*-->\s*$")
 SKIP = re.compile(r"^skip\s*\((.*\S.*)\)$")
@@ -95,19 +102,33 @@ def parse(text: str) -> list[Snippet]:
 
 
 def groups(snippets: list[Snippet]) -> list[list[Snippet]]:
-    """The snippets that run together: each runnable one with the ones continuing it."""
+    """The snippets that run together: each runnable one with the ones continuing it.
+
+    Raises:
+        PageError: a snippet continues one that is skipped (it would otherwise
+            join whatever ran before that, which the page does not say).
+    """
     found: list[list[Snippet]] = []
+    previous: Snippet | None = None
     for snippet in snippets:
         if snippet.mode == "run":
             found.append([snippet])
         elif snippet.mode == "continues":
-            if not found:
-                raise PageError(f"line {snippet.line - 1}: it continues a snippet that is skipped")
+            if previous is None or previous.mode == "skip":
+                raise PageError(
+                    f"line {snippet.line - 1}: it continues a snippet that is skipped "
+                    "(skip it too, or run the one before it)"
+                )
             found[-1].append(snippet)
+        previous = snippet
     return found
 
 
 # -- the sandbox -----------------------------------------------------------------------
+
+
+# The audit events of a name (or address) lookup, each with the host first.
+_LOOKUPS = frozenset({"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"})
 
 
 class Sandbox:
@@ -119,26 +140,76 @@ class Sandbox:
         self.active = False
 
     @staticmethod
-    def allowed_host(host: Any, *, lookup: bool = False) -> bool:
-        """Whether ``host`` is this machine (for a lookup: or a literal address, no query)."""
-        if not isinstance(host, str) or host in ("localhost", ""):
+    def allowed_host(host: Any) -> bool:
+        """Whether ``host`` is this machine: a literal loopback address, or ``localhost``.
+
+        Names are never looked up to decide: ``localhost`` and ``*.localhost``
+        (RFC 6761) are this machine, any other name is refused before a query
+        leaves. ``None`` (``getaddrinfo(None, port)``: the local address to
+        bind) names no host.
+        """
+        if host is None:
+            return True
+        if isinstance(host, bytes | bytearray):
+            host = bytes(host).decode("ascii", "replace")
+        if not isinstance(host, str):
+            return False
+        name = host.strip().lower().rstrip(".")
+        if name == "localhost" or name.endswith(".localhost"):
             return True
         try:
-            return lookup or ipaddress.ip_address(host.split("%")[0]).is_loopback
+            return ipaddress.ip_address(name.split("%")[0]).is_loopback
         except ValueError:
-            return host.endswith(".localhost")
+            return False
 
     def refuse(self, what: str) -> None:
         self.violations.append(what)
         raise PermissionError(f"snippet sandbox: {what}")
 
+    def check_address(self, verb: str, address: Any) -> None:
+        """Refuse an (host, port, ...) address off this machine; a Unix socket's path passes."""
+        if self.active and isinstance(address, tuple) and len(address) >= 2:
+            if not self.allowed_host(address[0]):
+                self.refuse(f"{verb} {address[0]}:{address[1]}")
+
+    def guard_sockets(self) -> None:
+        """Check the address of ``socket.socket``'s connect and sendto before they run.
+
+        The C code resolves a host name in the address before it raises the
+        ``socket.connect`` audit event, so a name would be looked up (a query
+        off the machine) before :meth:`audit` saw it: checked here first.
+        """
+        cls = socket.socket
+        if getattr(cls, "_snippet_guarded", False):
+            return
+        connect, connect_ex, sendto = cls.connect, cls.connect_ex, cls.sendto
+        sandbox = self
+
+        def guarded_connect(sock: socket.socket, address: Any) -> None:
+            sandbox.check_address("connects to", address)
+            connect(sock, address)
+
+        def guarded_connect_ex(sock: socket.socket, address: Any) -> int:
+            sandbox.check_address("connects to", address)
+            return connect_ex(sock, address)
+
+        def guarded_sendto(sock: socket.socket, data: Any, *rest: Any) -> int:
+            sandbox.check_address("sends to", rest[-1] if rest else None)
+            return sendto(sock, data, *rest)
+
+        cls.connect = guarded_connect  # type: ignore[method-assign]
+        cls.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
+        cls.sendto = guarded_sendto  # type: ignore[method-assign,assignment]
+        cls._snippet_guarded = True  # type: ignore[attr-defined]
+
     def audit(self, event: str, args: tuple[Any, ...]) -> None:
         if not self.active:
             return
-        if event == "socket.connect" and len(args) > 1 and isinstance(args[1], tuple):
-            if not self.allowed_host(args[1][0]):
-                self.refuse(f"connects to {args[1][0]}:{args[1][1]}")
-        elif event == "socket.getaddrinfo" and not self.allowed_host(args[0], lookup=True):
+        if event == "socket.connect" and len(args) > 1:
+            self.check_address("connects to", args[1])
+        elif event == "socket.sendto" and len(args) > 1:
+            self.check_address("sends to", args[1])  # UDP (a DNS query by hand, say)
+        elif event in _LOOKUPS and args and not self.allowed_host(args[0]):
             self.refuse(f"looks up {args[0]}")
         elif event == "open" and self._writes(args) and not self._inside(args[0]):
             self.refuse(f"writes {args[0]}")
@@ -243,9 +314,11 @@ def run_page(page: Path) -> dict[str, Any]:
         snippets = parse(page.read_text(encoding="utf-8"))
         to_run = groups(snippets)
     except PageError as exc:
-        return {"page_error": str(exc), "groups": [], "skipped": []}
+        return {"page_error": str(exc), "snippets": 0, "groups": [], "skipped": []}
     sys.addaudithook(SANDBOX.audit)
+    SANDBOX.guard_sockets()
     return {
+        "snippets": len(snippets),
         "groups": [run_group(page, group) for group in to_run],
         "skipped": [{"line": s.line, "reason": s.reason} for s in snippets if s.mode == "skip"],
     }

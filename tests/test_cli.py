@@ -337,6 +337,23 @@ def test_export_takes_the_trace_id_positionally_as_show_does(db, tmp_path, capsy
     assert_one_line_error(*run(capsys, "--db", str(db), "export", "f" * 12), "no trace with id")
 
 
+def test_export_of_an_unknown_trace_leaves_the_output_file_alone(db, tmp_path, capsys):
+    ids = write_store(db, "one")
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text("earlier export\n", encoding="utf-8")
+    for bad, why in (("f" * 12, "no trace with id"), ("not-hex", "is not a trace id")):
+        assert_one_line_error(*run(capsys, "--db", str(db), "export", bad, "-o", str(kept)), why)
+        assert kept.read_text("utf-8") == "earlier export\n"  # not truncated
+    fresh = tmp_path / "fresh.jsonl"
+    assert run(capsys, "--db", str(db), "export", "f" * 12, "-o", str(fresh))[0] == 1
+    assert not fresh.exists()  # nothing created either
+    # a good id creates the file, private (it holds prompts and model output)
+    assert run(capsys, "--db", str(db), "export", ids[0], "-o", str(fresh))[0] == 0
+    assert len(fresh.read_text("utf-8").splitlines()) == 2
+    if os.name == "posix":
+        assert fresh.stat().st_mode & 0o777 == 0o600
+
+
 def test_export_refuses_two_different_traces(db, capsys):
     ids = write_store(db, "one", "two")
     with pytest.raises(SystemExit) as exit_:

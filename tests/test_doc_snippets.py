@@ -1,8 +1,9 @@
 """Every Python snippet of README.md and docs/**/*.md runs as written.
 
-One subprocess per page (``snippet_runner.py``) runs the page's `` ```python ``
-blocks in order, each in a fresh namespace and a temporary working directory,
-with tracekit reset between them. OpenAI and LangChain models talk to the
+One subprocess per page (``snippet_runner.py``) runs the page's Python blocks
+(`` ```python ``, `` ```py ``, with attributes or not) in order, each in a
+fresh namespace and a temporary working directory, with tracekit reset
+between them. OpenAI and LangChain models talk to the
 local OpenAI-compatible server of the OpenAI adapter's tests, through
 ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``. A snippet that cannot run alone
 says so on the line before its fence (the page's source shows it):
@@ -17,13 +18,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from snippet_runner import PageError, groups, parse
+from snippet_runner import PageError, Sandbox, groups, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNNER = Path(__file__).resolve().parent / "snippet_runner.py"
@@ -31,9 +33,23 @@ SERVER = Path(__file__).resolve().parent / "integrations" / "openai" / "server.p
 KEY = "sk-tracekit-docs-" + "Qm7Vx2Lp9Wd4Rt6Yk3Nb8Hc5"
 
 
+# Counted apart from the runner's own FENCE: the first word of a fence's info string.
+OPENER = re.compile(r"^\s*```+\s*\{?\.?([A-Za-z0-9_+-]+)")
+PYTHON_WORDS = frozenset({"python", "py", "python3"})
+
+
+def python_fences(text: str) -> int:
+    """How many fences of ``text`` open a Python block, by their language word."""
+    return sum(
+        1
+        for line in text.splitlines()
+        if (m := OPENER.match(line)) and m.group(1).lower() in PYTHON_WORDS
+    )
+
+
 def pages() -> list[Path]:
     found = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
-    return [p for p in found if "```python" in p.read_text(encoding="utf-8")]
+    return [p for p in found if python_fences(p.read_text(encoding="utf-8"))]
 
 
 def _server_class():
@@ -99,8 +115,19 @@ def test_every_python_snippet_of_the_page_runs(page, tmp_path, openai_server):
     if problems:
         output = f"\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
         pytest.fail(f"{page.relative_to(ROOT)}:\n" + "\n".join(problems) + output)
+    # Every Python fence of the page was parsed (none skipped silently), and it ran something.
+    assert outcome["snippets"] == python_fences(page.read_text(encoding="utf-8"))
+    assert outcome["groups"], f"{page.relative_to(ROOT)} runs no snippet"
     for skipped in outcome["skipped"]:
         assert skipped["reason"], skipped  # every opt-out says why
+
+
+def test_every_python_fence_of_every_page_is_parsed():
+    # fast, without running: the runner sees each fence the page opens, whatever its spelling
+    for page in pages():
+        text = page.read_text(encoding="utf-8")
+        assert len(parse(text)) == python_fences(text), page.relative_to(ROOT)
+        assert groups(parse(text)), f"{page.relative_to(ROOT)} runs no snippet"
 
 
 def test_the_pages_include_the_readme_and_every_docs_folder():
@@ -211,10 +238,14 @@ def test_the_runner_stops_a_snippet_reaching_off_the_machine_or_out_of_its_folde
         ```python
         import socket
 
-        try:
-            socket.create_connection(("192.0.2.1", 80), timeout=1)
-        except OSError:
-            pass
+        for address in (("192.0.2.1", 80), ("api.openai.com", 443)):
+            sock = socket.socket()
+            try:  # connect resolves a name itself, before its audit event: refused first
+                sock.connect(address)
+            except OSError:
+                pass
+            finally:
+                sock.close()
         ```
 
         ```python
@@ -234,13 +265,117 @@ def test_the_runner_stops_a_snippet_reaching_off_the_machine_or_out_of_its_folde
         with open("mine.txt", "w") as f:  # its own working directory
             f.write("ok")
         ```
+
+        ```python
+        import socket
+
+        socket.getaddrinfo("localhost", 80)  # this machine: allowed, no query leaves
+        for lookup in (
+            lambda: socket.getaddrinfo("api.openai.com", 443),  # the query never leaves
+            lambda: socket.gethostbyname("example.com"),
+        ):
+            try:
+                lookup()
+            except PermissionError:
+                pass
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            udp.sendto(b"query", ("192.0.2.1", 53))  # DNS by hand
+        except PermissionError:
+            pass
+        finally:
+            udp.close()
+        ```
         """,
     )
     outcome, _ = run_page(page, tmp_path, openai_server)
     assert [g.get("sandbox") for g in outcome["groups"]] == [
-        ["connects to 192.0.2.1:80"],
+        ["connects to 192.0.2.1:80", "connects to api.openai.com:443"],
         [f"writes {outside}"],
         None,
+        ["looks up api.openai.com", "looks up example.com", "sends to 192.0.2.1:53"],
     ]
     assert not outside.exists()
     assert all("error" not in g for g in outcome["groups"])
+
+
+def test_every_spelling_of_a_python_fence_is_a_snippet_and_pycon_is_not():
+    text = textwrap.dedent("""\
+        ```python
+        a = 1
+        ```
+        ```py
+        b = 2
+        ```
+        ```python title="app.py"
+        c = 3
+        ```
+        ```py linenums="1"
+        d = 4
+        ```
+        ```Python3
+        e = 5
+        ```
+        ```python{.annotate}
+        f = 6
+        ```
+        <!-- snippet: skip (needs a key) -->
+        ```py title="key.py"
+        g = 7
+        ```
+        ```pycon
+        >>> 1 + 1
+        2
+        ```
+        ```pyproject
+        not = python
+        ```
+        """)
+    snippets = parse(text)
+    assert [s.code.strip() for s in snippets] == [
+        "a = 1",
+        "b = 2",
+        "c = 3",
+        "d = 4",
+        "e = 5",
+        "f = 6",
+        "g = 7",
+    ]
+    assert snippets[-1].mode == "skip"
+    assert len(snippets) == python_fences(text) == 7
+
+
+def test_continuing_a_skipped_snippet_is_an_error_not_a_join():
+    run_skip_continue = textwrap.dedent("""\
+        ```python
+        a = 1
+        ```
+        <!-- snippet: skip (needs a W&B login) -->
+        ```python
+        b = 2
+        ```
+        <!-- snippet: continues -->
+        ```python
+        c = a + b
+        ```
+        """)
+    with pytest.raises(PageError, match="continues a snippet that is skipped"):
+        groups(parse(run_skip_continue))
+    # continuing one that continues a running one is fine: one group
+    chain = run_skip_continue.replace(
+        "<!-- snippet: skip (needs a W&B login) -->", ("<!-- snippet: continues -->")
+    )
+    assert [[s.line for s in g] for g in groups(parse(chain))] == [[2, 6, 10]]
+
+
+def test_the_sandbox_allows_only_this_machine_and_never_looks_a_name_up():
+    allowed = Sandbox.allowed_host
+    for host in ("127.0.0.1", "127.8.9.10", "::1", "localhost", "LOCALHOST.", "ui.localhost"):
+        assert allowed(host), host
+    assert allowed(b"localhost")
+    assert allowed(None)  # getaddrinfo(None, port): the local address to bind
+    for host in ("api.openai.com", "192.0.2.1", "10.0.0.1", "::ffff:8.8.8.8", "localhost.example"):
+        assert not allowed(host), host
+    assert not allowed("")
+    assert not allowed(b"example.com")
+    assert not allowed(42)

@@ -244,8 +244,11 @@ def cmd_show(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
     """Write span records as JSON lines, to ``--output`` or stdout."""
     with Store(args.db) as store:
+        # Resolve the id before the output is opened: iter_records is a generator, and a
+        # bad id found only when it first runs would leave FILE truncated to nothing.
+        trace_id = None if args.trace is None else store.resolve_trace_id(args.trace)
         records = store.iter_records(
-            trace_id=args.trace,
+            trace_id=trace_id,
             since_ns=args.since.ns if args.since else None,
             until_ns=args.until.ns if args.until else None,
         )

@@ -99,3 +99,60 @@ def test_graph_on_a_child_is_used_when_the_root_has_none():
     root = rec(1, 0, None, name="root")
     child = rec(1, 1, 0, name="graph", attributes={"langchain.graph": GRAPH})
     assert architecture([root, child])["graph"]["nodes"][1]["id"] == "agent"
+
+
+def _shape(records):
+    """The components as (name, parent name) pairs, parents before children."""
+    result = architecture(records)
+    names = {c["id"]: c["name"] for c in result["components"]}
+    return [(c["name"], names.get(c["parent"])) for c in result["components"]]
+
+
+def _tree_shape(records):
+    """The same pairs from the tree ``tracekit show`` and the trace view draw."""
+    from tracekit._record import build_tree
+
+    pairs = []
+    stack = [(node, None) for node in reversed(build_tree(records))]
+    while stack:
+        node, parent = stack.pop()
+        pairs.append((node["record"]["name"], parent))
+        stack.extend((child, node["record"]["name"]) for child in reversed(node["children"]))
+    return pairs
+
+
+def test_a_parent_cycle_is_cut_where_the_trace_view_cuts_it():
+    # c1 <-> c2, and c3 under c2: build_tree cuts the loop at c1 (the earliest) and
+    # draws one chain c1 > c2 > c3; the architecture shows that chain, not three roots.
+    c1 = rec(1, 1, 2, name="c1")
+    c2 = rec(1, 2, 1, name="c2")
+    c3 = rec(1, 3, 2, name="c3")
+    for records in ([c1, c2, c3], [c3, c2, c1], [c2, c3, c1]):
+        assert _shape(records) == [("c1", None), ("c2", "c1"), ("c3", "c2")]
+        assert _shape(records) == _tree_shape(records)
+
+
+def test_self_parents_orphans_and_skew_match_the_tree():
+    records = [
+        rec(1, 0, None, name="root", start_ns=50),
+        rec(1, 1, 0, name="early", start_ns=10),  # starts before its parent
+        rec(1, 2, 2, name="self"),  # names itself as parent: a root
+        rec(1, 3, 9, name="orphan"),  # parent never stored: a root
+        rec(1, 4, 3, name="under-orphan"),
+        rec(1, 5, 6, name="loop-a"),
+        rec(1, 6, 7, name="loop-b"),
+        rec(1, 7, 5, name="loop-c"),
+        rec(1, 8, 6, name="below-loop"),
+    ]
+    for order in (records, records[::-1]):
+        assert _shape(order) == _tree_shape(order)
+    assert ("self", None) in _shape(records)
+    assert ("under-orphan", "orphan") in _shape(records)
+
+
+def test_a_deep_chain_under_a_cycle_does_not_recurse():
+    records = [rec(1, 0, 1, name="top"), rec(1, 1, 0, name="n1")]
+    records += [rec(1, i, i - 1, name=f"n{i}") for i in range(2, 3000)]
+    result = architecture(records)
+    assert len(result["components"]) == 3000
+    assert [c["parent"] for c in result["components"][:3]] == [None, 0, 1]

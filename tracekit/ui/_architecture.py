@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tracekit._record import Node, build_tree
+
 PARAMETER_KEYS = ("model_parameters", "langchain.parameters")
 GRAPH_KEY = "langchain.graph"
 # Attributes that are not the user's metadata: tracekit's own and an adapter's.
@@ -31,40 +33,32 @@ MAX_GRAPH_NODES = 2_000
 MAX_GRAPH_EDGES = 10_000
 
 
-def architecture(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The components of a trace (records in start order) and its graph, as JSON-ready data."""
-    component_of: dict[str, int] = {}  # span id -> component index
-    by_key: dict[tuple[int, str, str], int] = {}
+def architecture(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The components of a trace and its graph, as JSON-ready data.
+
+    The call tree is :func:`tracekit._record.build_tree`'s, the one ``tracekit
+    show`` and the trace view draw: orphans and spans whose parent link loops
+    back are roots there, and so here. It is walked with a stack (parents
+    before their children, children in start order), never by recursion.
+    """
     components: list[dict[str, Any]] = []
-    ids = {r.get("span_id") for r in records}
-    # Start order puts a parent before its children, except for clock skew
-    # between threads: such a child is placed when its parent is.
-    waiting: dict[str, list[Mapping[str, Any]]] = {}
-    queue: list[Mapping[str, Any]] = []
-    for record in records:
-        parent = record.get("parent_id")
-        if parent in ids and parent not in component_of and parent != record.get("span_id"):
-            waiting.setdefault(str(parent), []).append(record)
-            continue
-        queue.append(record)
-        while queue:
-            current = queue.pop()
-            index = _place(current, component_of, by_key, components)
-            component_of[str(current.get("span_id"))] = index
-            queue.extend(waiting.pop(str(current.get("span_id")), ()))
-    for stranded in waiting.values():  # a parent cycle: placed as roots
-        for record in stranded:
-            component_of[str(record.get("span_id"))] = _place(record, {}, by_key, components)
+    by_key: dict[tuple[int, str, str], int] = {}
+    # (node, the component index of its parent: -1 for a root)
+    stack: list[tuple[Node, int]] = [(root, -1) for root in reversed(build_tree(records))]
+    while stack:
+        node, parent = stack.pop()
+        index = _place(node["record"], parent, by_key, components)
+        stack.extend((child, index) for child in reversed(node["children"]))
     return {"components": components, "graph": find_graph(records)}
 
 
 def _place(
     record: Mapping[str, Any],
-    component_of: dict[str, int],
+    parent: int,
     by_key: dict[tuple[int, str, str], int],
     components: list[dict[str, Any]],
 ) -> int:
-    parent = component_of.get(str(record.get("parent_id")), -1)
+    """Count ``record`` as a call of its component under ``parent``; the component's index."""
     kind, name = str(record.get("kind") or "CHAIN"), str(record.get("name") or "?")
     key = (parent, kind, name)
     index = by_key.get(key)

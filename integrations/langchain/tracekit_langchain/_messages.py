@@ -21,29 +21,52 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.prompt_values import ChatPromptValue, PromptValue
 
-# LangChain's message types and the chat role each is. A streamed message is a
-# chunk, whose type is its class name ("AIMessageChunk"): it has the role of the
-# message it is a piece of.
+# LangChain's message types and the chat role each is.
 ROLES = {
     "human": "user",
     "ai": "assistant",
     "system": "system",
     "tool": "tool",
     "function": "function",
-    "HumanMessageChunk": "user",
-    "AIMessageChunk": "assistant",
-    "SystemMessageChunk": "system",
-    "ToolMessageChunk": "tool",
-    "FunctionMessageChunk": "function",
 }
-# The types whose role is their own ``role`` field (ChatMessage and its chunk).
-_OWN_ROLE = frozenset({"chat", "ChatMessageChunk"})
+# The message classes whose ``type`` is not their class name, by that name: a
+# streamed message is a chunk, whose type *is* its class name ("AIMessageChunk"),
+# and it has the role of the message it is a piece of ("AIMessage": "ai").
+_CLASS_TYPES = {
+    "HumanMessage": "human",
+    "AIMessage": "ai",
+    "SystemMessage": "system",
+    "ToolMessage": "tool",
+    "FunctionMessage": "function",
+    "ChatMessage": "chat",
+}
+_CHUNK = "MessageChunk"
+# The type whose role is its own ``role`` field (ChatMessage, and its chunk).
+_OWN_ROLE = "chat"
+
+
+def role_of(kind: str) -> str | None:
+    """The chat role of a LangChain message type; None for ChatMessage's (its own field).
+
+    ``SomethingMessageChunk`` has the role of ``SomethingMessage`` when that is
+    known, else its lower-cased prefix (``DeveloperMessageChunk``: "developer"),
+    so a chunk class LangChain adds later never shows as a class name. Any
+    other unknown type is its own role.
+    """
+    if kind.endswith(_CHUNK) and len(kind) > len(_CHUNK):
+        prefix = kind[: -len(_CHUNK)]
+        kind = _CLASS_TYPES.get(prefix + "Message", prefix.lower())
+    if kind == _OWN_ROLE:
+        return None
+    return ROLES.get(kind, kind)
 
 
 def message(msg: BaseMessage) -> dict[str, Any]:
     """One message as ``{"role", "content", ...}``."""
     kind = msg.type
-    role = getattr(msg, "role", kind) if kind in _OWN_ROLE else ROLES.get(kind, kind)
+    role = role_of(kind)
+    if role is None:
+        role = getattr(msg, "role", kind)
     found: dict[str, Any] = {"role": role, "content": msg.content}
     if msg.name:
         found["name"] = msg.name

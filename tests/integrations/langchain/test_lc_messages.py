@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
+    BaseMessageChunk,
     ChatMessage,
     ChatMessageChunk,
     FunctionMessage,
@@ -100,3 +103,30 @@ def test_a_streamed_message_chunk_has_the_role_of_its_message():
     assert _messages.llm_outputs(LLMResult(generations=[[streamed]])) == {
         "message": {"role": "assistant", "content": "a"}
     }
+
+
+class DeveloperMessageChunk(BaseMessageChunk):
+    """A chunk class the adapter has no entry for (as a newer LangChain may add)."""
+
+    type: Literal["DeveloperMessageChunk"] = "DeveloperMessageChunk"
+
+
+class AIMessageChunkTyped(BaseMessageChunk):
+    """A chunk whose type names a known message: it takes that message's role."""
+
+    type: Literal["AIMessageChunk"] = "AIMessageChunk"
+
+
+def test_any_message_chunk_class_has_a_role_not_its_class_name():
+    assert _messages.message(DeveloperMessageChunk(content="d")) == {
+        "role": "developer",
+        "content": "d",
+    }
+    assert _messages.message(AIMessageChunkTyped(content="a"))["role"] == "assistant"
+    # the rule, for every chunk type: the role of its message, else the lower-cased prefix
+    assert _messages.role_of("HumanMessageChunk") == "user"
+    assert _messages.role_of("ToolMessageChunk") == "tool"
+    assert _messages.role_of("ChatMessageChunk") is None  # its own role field
+    assert _messages.role_of("RemoveMessageChunk") == "remove"
+    assert _messages.role_of("MessageChunk") == "MessageChunk"  # no prefix: left as it is
+    assert _messages.role_of("critic") == "critic"
