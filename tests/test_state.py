@@ -46,7 +46,7 @@ def test_reset_puts_every_value_back(tmp_path):
     _guard.internal_error(RuntimeError("planted"), "test.reset")
     other = contextvars.copy_context().run(integrations.attach, None)
     integrations.detach(other)  # a token from another context: counted
-    _state.started_by_path["somewhere"] = {"abc"}
+    _state.store_files["somewhere"] = {"abc"}
     scope = tracekit.span("left open")
     scope.__enter__()
     assert tracekit.stats()["foreign_resets"] == 1
@@ -63,7 +63,7 @@ def test_reset_puts_every_value_back(tmp_path):
     assert stats["config"]["project"] == "default"
     assert stats["config"]["max_items"] == 1000
     assert _guard.is_strict()  # the harness's setting is kept
-    assert _state.started_by_path == {}
+    assert _state.store_files == {}
     assert not isinstance(threading.Thread.__dict__["start"], wrapt.FunctionWrapper)
     assert tracekit.current_span().is_recording is False
 

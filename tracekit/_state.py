@@ -202,9 +202,10 @@ adapters_lock = threading.RLock()
 
 # -- backends ------------------------------------------------------------------------------
 
-# The sqlite store's started span ids per database path, shared by the backends
-# of one process that write the same file.
-started_by_path: dict[str, set[str]] = {}
+# The sqlite writers' state per database file (real path): the span ids stored as
+# started and the memory of recent traces, shared by this process's backends of
+# that file (backends/sqlite._FileMemory, typed Any here to keep this a leaf).
+store_files: dict[str, Any] = {}
 # Connections a forked child inherited: never closed nor used (SQLite forbids both),
 # only kept alive. Not cleared by reset(): closing them would corrupt the parent's store.
 inherited_connections: list[Any] = []
@@ -241,4 +242,4 @@ def reset() -> None:
     context.propagating = propagating  # _config uninstalls it first; this only reflects it
     with adapters_lock:
         adapters.__init__()  # type: ignore[misc]
-    started_by_path.clear()
+    store_files.clear()

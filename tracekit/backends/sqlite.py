@@ -333,7 +333,7 @@ class SqliteBackend:
         if self._conn is not None:
             _state.inherited_connections.append(self._conn)
         self._conn = None
-        _state.started_by_path.clear()
+        _state.store_files.clear()
         self._started = _file_memory(self.path)
 
 
@@ -425,7 +425,7 @@ def _closes_loop(parent: dict[str, str | None], span_id: str, parent_id: str | N
 
 
 class _FileMemory(set[str]):
-    """The writers' state of one store file in this process, kept in ``_state.started_by_path``.
+    """The writers' state of one store file in this process, kept in ``_state.store_files``.
 
     The set holds the span ids stored as started and not ended yet; the
     attributes hold the lock the writers take around a batch and the memory
@@ -595,9 +595,7 @@ def _recount(conn: sqlite3.Connection, trace_id: str) -> _Trace:
 def _file_memory(path: str) -> _FileMemory:
     """The writers' state of one database file, shared by this process's backends of it."""
     key = os.path.realpath(path)
-    memory = _state.started_by_path.setdefault(key, _FileMemory())
-    if not isinstance(memory, _FileMemory):  # a plain set of started ids: keep them
-        memory = _state.started_by_path[key] = _FileMemory(list(memory))
+    memory: _FileMemory = _state.store_files.setdefault(key, _FileMemory())
     return memory
 
 
