@@ -383,3 +383,31 @@ def test_the_otel_attribute_length_limit_is_honoured(receiver, monkeypatch, vari
     assert span["attributes"]["gen_ai.tool.call.arguments"].startswith('{"query":"qqq')
     assert len(span["attributes"]["input.value"]) < 100
     assert "…[truncated:" in span["attributes"]["input.value"]
+
+
+@pytest.mark.parametrize("same_batch", [True, False], ids=["one batch", "child first"])
+def test_a_wrapped_llm_call_sends_its_tokens_once(receiver, same_batch):
+    # A framework's LLM span over the client's request reports the same usage:
+    # only the innermost owns it, so a collector that sums tokens counts the call once.
+    tracekit.init(otlp_url(receiver))
+
+    @tracekit.llm
+    def client_request() -> str:
+        tracekit.current_span().set_usage(prompt_tokens=7, completion_tokens=3)
+        return "answer"
+
+    @tracekit.llm
+    def framework_model() -> str:
+        answer = client_request()
+        if not same_batch:
+            assert tracekit.flush(timeout=10)  # the child is exported before its parent
+        tracekit.current_span().set_usage(prompt_tokens=7, completion_tokens=3)
+        return answer
+
+    framework_model()
+    assert tracekit.flush(timeout=10)
+    spans = {s["name"]: s["attributes"] for s in receiver.wait_for_spans(2)}
+    assert spans["client_request"]["llm.token_count.total"] == 10
+    assert "llm.token_count.total" not in spans["framework_model"]
+    assert "gen_ai.usage.input_tokens" not in spans["framework_model"]
+    assert spans["framework_model"]["tracekit.usage_counted_below"] is True

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tracekit import _guard
+from tracekit._record import ownership
 from tracekit.backends import _otlp_outcome as _outcome
 from tracekit.backends import _semconv
 from tracekit.backends._errors import BatchDropped
@@ -135,6 +137,9 @@ class OtlpBackend:
         self.spool = Spool(spool, int(spool_max_mb * (1 << 20))) if spool else None
         self.sent = 0  # spans the receiver accepted (spooled ones included, once sent)
         self.dropped_later: dict[str, int] = {}  # spooled spans refused later (pipeline stats)
+        # Span ids with usage below them seen in earlier batches (bounded): a parent that
+        # arrives after its child owns no tokens (DESIGN: one owner per logical call).
+        self._usage_below: OrderedDict[str, None] = OrderedDict()
         self._hold_until = 0.0  # monotonic time before which a Retry-After asks us to wait
         self._last_detail = ""  # what the last failed request got, for the log line
         self._session = _outcome.observing_session()
@@ -204,6 +209,39 @@ class OtlpBackend:
             instrumentation_scope=self._scope,
         )
 
+    def _owners_only(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The batch with usage kept only on the spans that own it (``_record.ownership``).
+
+        A wrapper's LLM span (LangChain's ``ChatOpenAI``) over the client's request
+        reports the same tokens; a collector that sums them (Phoenix) would count the
+        call twice. Its record goes out without usage, marked
+        ``tracekit.usage_counted_below``.
+        """
+        by_trace: dict[Any, list[dict[str, Any]]] = {}
+        for record in records:
+            by_trace.setdefault(record.get("trace_id"), []).append(record)
+        below: set[str] = set()
+        memory = self._usage_below
+        for group in by_trace.values():
+            own = ownership(group, memory)
+            below |= own.below
+            for span_id in own.reaches | own.below:
+                memory[span_id] = None
+                memory.move_to_end(span_id)
+        while len(memory) > 100_000:
+            memory.popitem(last=False)
+        if not below:
+            return list(records)
+        out = []
+        for record in records:
+            if record.get("usage") and record.get("span_id") in below:
+                attributes = {**(record.get("attributes") or {})}
+                attributes["tracekit.usage_counted_below"] = True
+                out.append({**record, "usage": None, "attributes": attributes})
+            else:
+                out.append(record)
+        return out
+
     def _chunks(
         self, records: Sequence[dict[str, Any]]
     ) -> tuple[list[tuple[list[dict[str, Any]], list[ReadableSpan]]], int]:
@@ -272,7 +310,7 @@ class OtlpBackend:
             BatchDropped: some spans were neither sent nor spooled (with the reason).
         """
         deadline = self._deadline()
-        chunks, failed = self._chunks(records)
+        chunks, failed = self._chunks(self._owners_only(records))
         lost: dict[str, int] = {}
         why: dict[str, str] = {}
         if failed:
