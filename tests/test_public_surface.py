@@ -30,7 +30,12 @@ def documented_names() -> set[str]:
 
 
 # Keys of span records' attributes that the docs name (docs/span-record.md), not Python names.
-RECORD_ATTRIBUTE_KEYS = {"tracekit.end_reason", "tracekit.kind", "tracekit.pid"}
+RECORD_ATTRIBUTE_KEYS = {
+    "tracekit.end_reason",
+    "tracekit.kind",
+    "tracekit.pid",
+    "tracekit.usage_counted_below",
+}
 
 
 def test_the_docs_name_public_things():
