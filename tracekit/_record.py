@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeGuard
 
 from tracekit import _guard, _processors
@@ -382,6 +382,29 @@ def _parents(records: Sequence[Mapping[str, Any]]) -> tuple[list[int], set[int]]
         for j in path:
             state[j] = 2
     return parent, cut
+
+
+def map_tree(
+    root: Any,
+    convert: Callable[[Any], Any],
+    children: Callable[[Any], Iterable[Any]],
+    kids: Callable[[Any], list[Any]],
+) -> Any:
+    """Convert a tree node by node, children in order, with a stack, not recursion.
+
+    A trace can nest deeper than Python's recursion limit. ``convert`` makes the
+    new node, ``children`` lists an old node's children, ``kids`` is the list of
+    a new node that receives its converted children.
+    """
+    top = convert(root)
+    stack = [(root, top)]
+    while stack:
+        node, made = stack.pop()
+        for child in children(node):
+            new = convert(child)
+            kids(made).append(new)
+            stack.append((child, new))
+    return top
 
 
 def build_tree(records: Iterable[Any]) -> list[Node]:

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from tracekit import _config, _guard, _state
-from tracekit._record import Node, build_tree
+from tracekit._record import Node, build_tree, map_tree
 from tracekit.backends.memory import MemoryBackend
 
 __all__ = [
@@ -95,16 +95,7 @@ class Capture:
             }
 
         def named(node: Node) -> dict[str, Any]:
-            # A stack, not recursion: a trace can nest deeper than the recursion limit.
-            top = one(node)
-            stack = [(node, top)]
-            while stack:
-                current, out = stack.pop()
-                for child in current["children"]:
-                    kid = one(child)
-                    out["children"].append(kid)
-                    stack.append((child, kid))
-            return top
+            return map_tree(node, one, _children_of, _children_of)  # type: ignore[no-any-return]
 
         by_trace: dict[str, list[dict[str, Any]]] = {}
         for r in self.records:
@@ -141,6 +132,10 @@ class Capture:
         """Forget the records captured so far."""
         _config.flush()
         self.backend.clear()
+
+
+def _children_of(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return node["children"]  # type: ignore[no-any-return]
 
 
 def sequential_ids() -> Callable[[int], int]:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tracekit._record import Node, build_tree
+from tracekit._record import Node, build_tree, map_tree
 
 # W&B trace trees know four kinds (the seed's); tracekit's other two map onto the nearest
 WANDB_KINDS = {
@@ -35,16 +35,7 @@ def span_tree(node: Node) -> dict[str, Any]:
     Built with a stack, not by recursion: a trace can nest deeper than
     Python's recursion limit. Each node's children are filled in order.
     """
-    top = _span_dict(node)
-    stack = [(node, top)]
-    while stack:
-        current, out = stack.pop()
-        kids = out["child_spans"]
-        for child in current["children"]:
-            kid = _span_dict(child)
-            kids.append(kid)
-            stack.append((child, kid))
-    return top
+    return map_tree(node, _span_dict, lambda n: n["children"], lambda out: out["child_spans"])  # type: ignore[no-any-return]
 
 
 def _span_dict(node: Node) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracekit import _guard, _state
+from tracekit._record import map_tree
 from tracekit.backends._url import parse_options
 from tracekit.backends._wandb_tree import TraceAssembler, model_dict, trace_tree
 
@@ -195,15 +196,7 @@ def _wandb_span(tree: dict[str, Any]) -> Any:
             span_kind=SpanKind(node["span_kind"]),
         )
 
-    top = one(tree)
-    stack = [(tree, top)]
-    while stack:
-        node, span = stack.pop()
-        for child in node["child_spans"]:
-            kid = one(child)
-            span.child_spans.append(kid)
-            stack.append((child, kid))
-    return top
+    return map_tree(tree, one, lambda node: node["child_spans"], lambda span: span.child_spans)
 
 
 def from_url(url: str, rest: str) -> WandbBackend:
