@@ -7,7 +7,7 @@ import json
 import pytest
 
 import tracekit
-from tracekit._processors import is_secret_key, redact_string
+from tracekit._redact import is_secret_key, redact_string
 
 OPENAI_KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracekit import _context, _guard, _registry, _state
 from tracekit._options import DEFAULT_BACKEND, DEFAULT_FLUSH_TIMEOUT, Options
-from tracekit._processors import MIN_SECRET_LEN
+from tracekit._redact import MIN_SECRET_LEN
 from tracekit._span import FORKED
 
 if TYPE_CHECKING:

@@ -5,8 +5,7 @@ Runs on the exporter thread, once per span, in this order:
 1. payload preparation: the JSON text frozen on the hot path is loaded and
    cut to the size caps (strings, items, depth), with NaN/Infinity made valid
    JSON; text that cannot hold anything over a cap skips the walk;
-2. redaction (on by default): values under secret-looking keys, and strings
-   that look like provider keys, become ``"[REDACTED]"``;
+2. redaction (on by default, rules in ``_redact``), in the same pass;
 3. the user's own processors (``init(redact=callable)``): ``record -> record |
    None``, where None drops the record (counted).
 
@@ -18,102 +17,21 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
+from tracekit._redact import (
+    MIN_SECRET_LEN,
+    REDACTED,
+    _key_cache,
+    is_secret_key,
+    redact_string,
+    value_is_set,
+)
 from tracekit._serialize import Limits, cut_string, to_jsonable
 
 Record = dict[str, Any]
 Processor = Callable[[Record], "Record | None"]
-
-REDACTED = "[REDACTED]"
-
-# Key names whose values are secrets. Matched on the key lowercased with
-# separators removed, so "api_key", "API-Key" and "apiKey" all match.
-_SECRET_KEY_PARTS = (
-    "apikey",
-    "password",
-    "passwd",
-    "secret",
-    "authorization",
-    "cookie",
-    "credential",
-    "privatekey",
-    "accesskey",
-    "sessionid",
-)
-_SECRET_KEY_EXACT = frozenset({"auth", "pwd", "token", "bearer", "signature", "xapikey"})
-# Counters that contain "token" but are not secrets.
-_TOKEN_SUFFIXES = ("token", "tokenid")
-
-# Strings that look like provider keys or bearer credentials.
-_SECRET_VALUE = re.compile(
-    r"(?:\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}"
-    r"|\bAKIA[0-9A-Z]{16}\b"
-    r"|\bgh[pousr]_[A-Za-z0-9]{30,}"
-    r"|\bgithub_pat_[A-Za-z0-9_]{30,}"
-    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"
-    r"|\bAIza[0-9A-Za-z_\-]{35}"
-    r"|\bhf_[A-Za-z0-9]{30,}"
-    r"|\bglpat-[A-Za-z0-9_\-]{20,}"
-    r"|\bBearer\s+[A-Za-z0-9._~+/\-]{16,}=*"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*-----END [A-Z ]*PRIVATE KEY-----)"
-)
-# A cheap literal pre-check (about 0.2 us on a short string): only strings it
-# finds something in pay for the full pattern above.
-_MAYBE_SECRET_VALUE = re.compile(
-    r"sk-|AKIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|hf_|glpat-|Bearer|PRIVATE KEY"
-)
-
-_key_cache: dict[str, bool] = {}
-
-
-def is_secret_key(key: str) -> bool:
-    """Whether values under ``key`` are redacted (``max_tokens`` is not; ``api_key`` is)."""
-    cached = _key_cache.get(key)
-    if cached is not None:
-        return cached
-    norm = "".join(ch for ch in key.lower() if ch.isalnum())
-    secret = (
-        norm in _SECRET_KEY_EXACT
-        or any(part in norm for part in _SECRET_KEY_PARTS)
-        or (norm.endswith(_TOKEN_SUFFIXES) and not norm.endswith("tokens"))
-    )
-    if len(_key_cache) < 10_000:
-        _key_cache[key] = secret
-    return secret
-
-
-# The shortest string _SECRET_VALUE can match ("xoxb-" and 10 more); shorter
-# strings are never searched, and the hot path treats them as clean.
-MIN_SECRET_LEN = 15
-
-
-def redact_string(value: str) -> str:
-    """Replace provider-key-looking parts of ``value`` with ``[REDACTED]``."""
-    if len(value) < MIN_SECRET_LEN or not _MAYBE_SECRET_VALUE.search(value):
-        return value
-    return _SECRET_VALUE.sub(REDACTED, value)
-
-
-def redact_value(value: Any) -> Any:
-    """Return ``value`` (JSON data) with secrets replaced; inputs are not mutated."""
-    if isinstance(value, str):
-        return redact_string(value)
-    if isinstance(value, dict):
-        return {
-            k: (REDACTED if value_is_set(v) and is_secret_key(k) else redact_value(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact_value(v) for v in value]
-    return value
-
-
-def value_is_set(value: Any) -> bool:
-    """Empty values under a secret key are kept: ``api_key=None`` tells something."""
-    return value not in (None, "", False)
 
 
 def _clean(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
@@ -204,17 +122,6 @@ def prepare_payload(
         return {"…": "[unreadable payload]"}
     value = _clean(value, limits, redact, 0)
     return value if isinstance(value, dict) else {"output": value}
-
-
-def redact_record_extras(record: Record) -> None:
-    """Redact the parts of a record not covered by :func:`prepare_payload`."""
-    if record["attributes"]:
-        record["attributes"] = redact_value(record["attributes"])
-    if record["events"]:
-        record["events"] = redact_value(record["events"])
-    error = record["error"]
-    if error:
-        record["error"] = {k: redact_string(v) for k, v in error.items()}
 
 
 def enforce_record_size(record: Record, limits: Limits) -> bool:

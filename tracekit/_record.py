@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeGuard
 
-from tracekit import _guard, _processors
+from tracekit import _guard, _processors, _redact
 from tracekit._span import IN_CLEAN, OUT_CLEAN, Span
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
         "events": span._events or [],
     }
     if redact and (span._attrs or span._events or span._error):
-        _processors.redact_record_extras(record)
+        _redact.redact_record_extras(record)
     if span._error and len(record["error"]["stack"]) > limits.max_string_chars:
         record["error"]["stack"] = record["error"]["stack"][-limits.max_string_chars :]
     return record
@@ -169,7 +169,7 @@ def started_record(span: Span, options: Options) -> dict[str, Any] | None:
             "events": events,
         }
         if redact and (attrs or events):
-            _processors.redact_record_extras(record)
+            _redact.redact_record_extras(record)
     except Exception as exc:  # a span changing under us: try again next round
         _guard.internal_error(exc, "pipeline.started_record", reraise=False)
         return None

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tracekit import _serialize
-from tracekit._processors import is_secret_key
+from tracekit._redact import is_secret_key
 from tracekit._span import SpanKind, kind_name
 
 

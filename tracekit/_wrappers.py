@@ -16,7 +16,7 @@ from typing import Any
 from tracekit import _guard, _serialize
 from tracekit._context import CURRENT, restore
 from tracekit._lifecycle import admit_root, end_span, end_with_exception, start_span
-from tracekit._processors import MIN_SECRET_LEN
+from tracekit._redact import MIN_SECRET_LEN
 from tracekit._span import CLOSED, IN_CLEAN, NON_RECORDING, OUT_CLEAN, Span, set_end_reason
 from tracekit._spec import Spec
 from tracekit._state import runtime
