@@ -83,6 +83,56 @@ def test_ordinary_text_is_untouched():
     assert redact_string(text) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("password=hunter22 and more", "password=[REDACTED] and more"),
+        ("retry with PASSWORD = 'p@ss w0rd'!", "retry with PASSWORD = '[REDACTED]'!"),
+        ("api_key: abcdef12345", "api_key: [REDACTED]"),
+        ('{"client_secret": "s3cr3t value", "n": 1}', '{"client_secret": "[REDACTED]", "n": 1}'),
+        ('{\\"token\\": \\"abc123xyz\\"}', '{\\"token\\": \\"[REDACTED]\\"}'),
+        ("x-api-key=abcd1234efgh", "x-api-key=[REDACTED]"),
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: [REDACTED]"),
+        ("pwd=abcd", "pwd=[REDACTED]"),
+        ("mysql://app:hunter22@db:3306/x", "mysql://app:[REDACTED]@db:3306/x"),
+        ("redis://:hunter22@cache", "redis://:[REDACTED]@cache"),
+        ("id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlc2ln", "id [REDACTED]"),
+        (
+            "k -----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY----- ok",
+            "k [REDACTED] ok",
+        ),
+    ],
+)
+def test_secrets_inside_free_text_are_redacted(text, expected):
+    assert redact_string(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "max_tokens=256 temperature=0.2 top_p: 1",
+        "prompt_tokens: 12, completion_tokens: 30, total_tokens: 42",
+        "the author: Ada Lovelace",
+        "see https://example.com/docs:intro and mailto:bob@example.com",
+        "key points: short answers",
+        "tokenizer=cl100k_base",
+        "api_key=None token=null secret=\"\"",
+        "16:20:01 INFO status=200 elapsed=0.3s",
+    ],
+)
+def test_ordinary_pairs_and_counters_in_text_are_kept(text):
+    assert redact_string(text) == text
+
+
+def test_a_short_argument_holding_a_pair_is_redacted(tracekit_capture):
+    @tracekit.tool
+    def login(dsn):
+        return "ok"
+
+    login("pwd=abcdef")
+    assert tracekit_capture.records[0]["inputs"] == {"dsn": "pwd=[REDACTED]"}
+
+
 def test_redaction_everywhere_in_the_record(tracekit_capture):
     @tracekit.llm
     def call(prompt, api_key, max_tokens, headers, config):

@@ -22,6 +22,7 @@ CORE = sorted(p for p in PACKAGE.rglob("*.py") if "ui" not in p.relative_to(PACK
 # Module-level objects that are not process-wide state, each with its reason.
 NOT_STATE = {
     ("_redact", "_key_cache"): "memo of a pure function of the key name",
+    ("_redact", "_seen"): "memo of a pure function of the text (redact_string)",
     ("_pipeline", "_last_trace"): "cache of the last trace id's hex text",
     ("_record", "_last_trace"): "cache of the last trace id's hex text",
     ("_demo", "_trace_ids"): "the demo program's own result, read back by run()",

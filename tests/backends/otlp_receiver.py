@@ -42,6 +42,7 @@ class OtlpReceiver:
 
     def __init__(self, port: int = 0, *, decode: bool = True) -> None:
         self.requests: list[dict[str, Any]] = []  # {"headers", "status", "spans"} per request
+        self.bodies: list[bytes] = []  # each request's body as received, decompressed
         self.spans: list[dict[str, Any]] = []
         self.span_count = 0
         self.decode = decode
@@ -101,6 +102,7 @@ class OtlpReceiver:
     def _received(self, headers: dict[str, str], status: int, body: bytes) -> None:
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
+        self.bodies.append(body)
         spans = []
         count = 0
         for resource_spans in request.resource_spans:
