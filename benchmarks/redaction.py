@@ -33,11 +33,11 @@ import timeit
 from collections.abc import Callable
 from typing import Any
 
+from _common import environment, median, table
+
 import tracekit
 from tracekit import _config
 from tracekit._redact import redact_string
-
-from _common import environment, median, table
 
 PROMPT = (
     "You are a helpful assistant for a travel agency. Answer in two sentences, cite the "
@@ -158,10 +158,11 @@ def per_string(number: int) -> list[list[Any]]:
     for name, text in (("17-char query", "flights to Lisbon"), ("100-char log line", LOG),
                        ("1 KB prompt", PROMPT)):  # fmt: skip
         fresh = [f"{text} {next(counter)}" for _ in range(number)]
-        it = iter(fresh)
-        new = timeit.timeit(lambda: redact_string(next(it)), number=number) / number * 1e9
+        texts = iter(fresh)
+        new = timeit.timeit(lambda it=texts: redact_string(next(it)), number=number)
         redact_string(text)
-        again = timeit.timeit(lambda: redact_string(text), number=number) / number * 1e9
+        again = timeit.timeit(lambda t=text: redact_string(t), number=number)
+        new, again = new / number * 1e9, again / number * 1e9
         rows.append([name, f"{new:,.0f}", f"{again:,.0f}"])
     return rows
 
