@@ -303,3 +303,15 @@ def test_generator_items_respect_a_depth_of_one(tracekit_capture):
 
     assert list(gen()) == [1, 2]
     assert tracekit_capture.records[0]["outputs"] == {"output": "[truncated: deeper than 1 levels]"}
+
+
+def test_the_redaction_memo_stays_bounded_and_gives_the_same_answers():
+    from tracekit import _redact
+
+    secret = "password=hunter22 in a log line"
+    assert redact_string(secret) == redact_string(secret) == "password=[REDACTED] in a log line"
+    for n in range(_redact._SEEN_MAX_STRINGS + 10):
+        redact_string(f"an ordinary log line number {n}")
+    assert len(_redact._seen) <= _redact._SEEN_MAX_STRINGS
+    assert _redact._seen.chars <= _redact._SEEN_MAX_CHARS
+    assert redact_string(secret) == "password=[REDACTED] in a log line"

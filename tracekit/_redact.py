@@ -98,7 +98,8 @@ MIN_SECRET_LEN = 8
 # Strings already redacted, by content: traced text repeats (a system prompt,
 # a conversation's earlier messages in every later call), and a lookup costs
 # a hash where a search costs a scan. Bounded in characters, cleared when full.
-_SEEN_MAX_CHARS = 4_000_000
+_SEEN_MAX_CHARS = 2_000_000
+_SEEN_MAX_STRINGS = 20_000
 _SEEN_MAX_ITEM = 65_536
 
 
@@ -110,7 +111,7 @@ class _Seen(dict[str, str]):
     def keep(self, value: str, redacted: str) -> None:
         if len(value) > _SEEN_MAX_ITEM:
             return
-        if self.chars + len(value) > _SEEN_MAX_CHARS:
+        if self.chars + len(value) > _SEEN_MAX_CHARS or len(self) >= _SEEN_MAX_STRINGS:
             self.clear()
             self.chars = 0
         self[value] = redacted
