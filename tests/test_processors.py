@@ -94,6 +94,7 @@ def test_ordinary_text_is_untouched():
         ("x-api-key=abcd1234efgh", "x-api-key=[REDACTED]"),
         ("Authorization: Basic dXNlcjpwYXNz", "Authorization: [REDACTED]"),
         ("pwd=abcd", "pwd=[REDACTED]"),
+        (": then password: hunter22", ": then password: [REDACTED]"),
         ("mysql://app:hunter22@db:3306/x", "mysql://app:[REDACTED]@db:3306/x"),
         ("redis://:hunter22@cache", "redis://:[REDACTED]@cache"),
         ("id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlc2ln", "id [REDACTED]"),

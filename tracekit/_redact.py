@@ -156,7 +156,7 @@ def _redact_pairs(text: str) -> str:
     key_chars = _KEY_CHARS
     for sep in "=:":
         at = text.find(sep)
-        while at > 0:
+        while at >= 0:
             if sep == ":" and text.startswith("//", at + 1):  # a URL's scheme, not a key
                 at = text.find(sep, at + 3)
                 continue
