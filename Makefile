@@ -79,6 +79,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ui_timeline.py
 	$(BIN)/python benchmarks/otlp_throughput.py
 	$(BIN)/python benchmarks/redaction.py
+	$(BIN)/python benchmarks/defaults.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

@@ -287,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{held:,}",
                 ]
             )
-            dump["results"].setdefault(workload, {})[variant] = [dataclasses.asdict(x) for x in done]
+            kept = [dataclasses.asdict(x) for x in done]
+            dump["results"].setdefault(workload, {})[variant] = kept
         headers = ["variant", "hot ns/span", "with flush", "hot/floor", "flush/floor"]
         print(f"\n{workload}:")
         print(table([*headers, "dropped", "in backend"], rows, right=(1, 2, 3, 4, 6)))
