@@ -117,7 +117,7 @@ def test_secrets_inside_free_text_are_redacted(text, expected):
         "see https://example.com/docs:intro and mailto:bob@example.com",
         "key points: short answers",
         "tokenizer=cl100k_base",
-        "api_key=None token=null secret=\"\"",
+        'api_key=None token=null secret=""',
         "16:20:01 INFO status=200 elapsed=0.3s",
     ],
 )

@@ -32,9 +32,7 @@ _SECRET_KEY_PARTS = (
     "accesskey",
     "sessionid",
 )
-_SECRET_KEY_EXACT = frozenset(
-    {"auth", "pass", "pwd", "token", "bearer", "signature", "xapikey"}
-)
+_SECRET_KEY_EXACT = frozenset({"auth", "pass", "pwd", "token", "bearer", "signature", "xapikey"})
 # Counters that contain "token" but are not secrets.
 _TOKEN_SUFFIXES = ("token", "tokenid")
 
