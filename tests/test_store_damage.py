@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -341,3 +342,39 @@ def test_reading_a_store_whose_writer_died_leaves_its_files_as_they_are(tmp_path
     with Store(db) as store:  # the last connection to close: a writable one would checkpoint
         assert [t.input_preview for t in store.list_traces().traces] == ['{"question": "before"}']
     assert files(db) == before  # read through the log, not copied into the file
+
+
+# -- the rescue the pitfalls page gives ------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs SQLite's sqlite3 tool")
+def test_the_documented_rescue_keeps_what_is_readable(tmp_path, capsys):
+    db = str(tmp_path / "traces.db")
+    write(db, [rec(n, 0, inputs={"text": f"{n} " * 2000}) for n in range(1, 101)])
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        try:
+            leaves = conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'spans' AND pagetype = 'leaf'"
+            ).fetchall()
+        except sqlite3.OperationalError:
+            pytest.skip("this SQLite has no dbstat table to find a page of spans with")
+    with open(db, "r+b") as f:  # one page of spans, in the middle of the file
+        f.seek((leaves[len(leaves) // 2][0] - 1) * page_size)
+        f.write(b"\xfe" * page_size)
+    status, out, err = run(capsys, "--db", db, "export")  # the records up to the damage
+    assert (status, err.count("\n")) == (1, 1)
+    assert "is damaged" in err
+    assert 0 < out.count("\n") < 100
+    rescued = str(tmp_path / "rescued.db")
+    # sqlite3 traces.db .dump | sed 's/^ROLLBACK; -- due to errors$/COMMIT;/' | sqlite3 rescued.db
+    dump = subprocess.run(["sqlite3", db, ".dump"], capture_output=True, text=True, check=True)
+    assert dump.stdout.endswith("ROLLBACK; -- due to errors\n")
+    script = dump.stdout.replace("ROLLBACK; -- due to errors\n", "COMMIT;\n")
+    subprocess.run(["sqlite3", rescued], input=script, text=True, check=True)
+    with Store(rescued) as store:
+        kept = list(store.iter_records())
+    assert 50 < len(kept) < 100  # all but the spans of the damaged page
+    status, out, _ = run(capsys, "--db", rescued, "show", kept[0]["trace_id"])
+    assert status == 0
+    assert "step-0" in out
