@@ -9,20 +9,30 @@ store's size.
 A span still open has ``end_ns`` None. Its status reads ``RUNNING`` while the
 process that started it is alive and ``UNFINISHED`` once it is gone (it died
 before the span ended).
+
+Reading never changes the store: its connection is opened read-only
+(``mode=ro``), and only a delete or a vacuum opens a short-lived write
+connection of its own. A store that cannot be read raises a ``StoreError``
+that says what is wrong and what to do (see ``_explain``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import os
+import pathlib
+import shlex
 import sqlite3
+import struct
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from tracekit._record import Node, build_tree, empty_record
-from tracekit._schema import SCHEMA_VERSION, SchemaTooNew, version
+from tracekit._schema import SCHEMA_VERSION
 
 DEFAULT_PATH = os.path.join(".tracekit", "traces.db")
 STATUSES = ("OK", "ERROR", "RUNNING")
@@ -44,6 +54,18 @@ class StoreNotFound(StoreError):
 
 class TraceNotFound(StoreError):
     """No trace has this id (or id prefix)."""
+
+
+class NotAStore(StoreError):
+    """The file is not a trace store: not an SQLite database, or one without tracekit's tables."""
+
+
+class StoreDamaged(StoreError):
+    """The store's files are damaged: a malformed database, or a missing write-ahead log."""
+
+
+class StoreReadOnly(StoreError):
+    """A delete (or vacuum) was refused: the store's file or folder is read-only."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,34 +119,41 @@ def process_alive(pid: int | None) -> bool:
     return True
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _reading(method: Callable[Concatenate[Store, _P], _T]) -> Callable[Concatenate[Store, _P], _T]:
+    """Raise what SQLite reports from ``method`` as a ``StoreError`` saying what to do."""
+
+    @functools.wraps(method)
+    def explained(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with _explained(self.path):
+            return method(self, *args, **kwargs)
+
+    return explained
+
+
 class Store:
     """A read (and delete) handle on a trace store.
+
+    The store is opened read-only: reading never changes it, and works on a
+    store in a read-only file or folder. ``delete_trace`` and ``vacuum``
+    each open a write connection of their own and close it before returning.
 
     Args:
         path: the database file; ``.tracekit/traces.db`` by default.
 
     Raises:
-        StoreNotFound: no store exists at ``path``.
+        StoreNotFound: no file at ``path``, or one that holds no traces yet.
+        NotAStore: the file is not a tracekit store.
+        StoreDamaged: the store is damaged, or its write-ahead log is missing.
+        StoreError: any other reason it cannot be read (the message says which).
     """
 
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_PATH) -> None:
         self.path = os.fspath(path)
-        if not os.path.isfile(self.path):
-            raise StoreNotFound(
-                f"no trace store at {self.path}: run something traced with tracekit.init() first"
-            )
-        try:
-            self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            self._conn.execute("PRAGMA busy_timeout = 10000")
-            found = version(self._conn)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a tracekit store ({exc})") from None
-        if found == 0:
-            raise StoreNotFound(f"{self.path} holds no traces yet")
-        if found > SCHEMA_VERSION:
-            raise StoreError(
-                str(SchemaTooNew(f"trace store schema {found} is newer than this tracekit"))
-            )
+        self._conn = _open_reader(self.path)
 
     def close(self) -> None:
         """Close the connection."""
@@ -143,6 +172,7 @@ class Store:
 
     # -- listing -----------------------------------------------------------------------
 
+    @_reading
     def list_traces(
         self,
         *,
@@ -236,6 +266,7 @@ class Store:
         ).fetchall()
         return [row[0] for row in rows if row[0] is not None]
 
+    @_reading
     def list_projects(self) -> list[str]:
         """The projects that have traces, sorted (one index seek per project)."""
         # A skip scan over traces_by_project: each step jumps to the next name.
@@ -251,6 +282,7 @@ class Store:
 
     # -- one trace ---------------------------------------------------------------------
 
+    @_reading
     def trace_summary(self, trace_id: str) -> TraceSummary:
         """The trace table's row for one trace (id or unique prefix).
 
@@ -266,6 +298,7 @@ class Store:
             raise TraceNotFound(f"no trace with id {trace_id}")
         return _summary(row, self._open_span_pids)
 
+    @_reading
     def resolve_trace_id(self, prefix: str) -> str:
         """The full trace id for an id or a unique prefix of one.
 
@@ -285,6 +318,7 @@ class Store:
             raise TraceNotFound(f"trace id prefix {prefix} is ambiguous: give more digits")
         return str(rows[0][0])
 
+    @_reading
     def get_trace(self, trace_id: str) -> list[dict[str, Any]]:
         """The span records of one trace (id or unique prefix), in start order."""
         full = self.resolve_trace_id(trace_id)
@@ -325,29 +359,40 @@ class Store:
         sql = f"SELECT {RECORD_COLUMNS} FROM spans"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
-        for row in self._conn.execute(sql + " ORDER BY rowid", params):
-            yield decode_record(row)
+        with _explained(self.path):  # a generator: the decorator would not see its errors
+            for row in self._conn.execute(sql + " ORDER BY rowid", params):
+                yield decode_record(row)
 
     # -- deleting ----------------------------------------------------------------------
 
+    @_reading
     def delete_trace(self, trace_id: str) -> bool:
-        """Delete one trace (exact id) and its spans; True if it existed."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._conn.execute("DELETE FROM spans WHERE trace_id = ?", (trace_id,))
-            gone = self._conn.execute("DELETE FROM traces WHERE trace_id = ?", (trace_id,)).rowcount
-            self._conn.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            raise
+        """Delete one trace (exact id) and its spans; True if it existed.
+
+        Opens a write connection for the delete and closes it after.
+
+        Raises:
+            StoreReadOnly: the store's file or folder is read-only for this user.
+        """
+        with _writer(self.path) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM spans WHERE trace_id = ?", (trace_id,))
+                gone = conn.execute("DELETE FROM traces WHERE trace_id = ?", (trace_id,)).rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         return gone > 0
 
+    @_reading
     def vacuum(self) -> None:
-        """Give the space of deleted traces back to the file system."""
-        self._conn.execute("VACUUM")
-        # VACUUM writes the compacted pages through the WAL: copy them back now.
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Give the space of deleted traces back to the file system (on a write connection)."""
+        with _writer(self.path) as conn:
+            conn.execute("VACUUM")
+            # VACUUM writes the compacted pages through the WAL: copy them back now.
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 # The trace table's columns, in the order _summary reads them.
@@ -464,3 +509,249 @@ def decode_record(row: tuple[Any, ...]) -> dict[str, Any]:
         record["end_ns"] = None
         record["status"] = "RUNNING" if process_alive(row[2]) else "UNFINISHED"
     return record
+
+
+# -- opening the store, and what its errors mean ------------------------------------------
+
+_BUSY_TIMEOUT_S = 10.0
+# SQLite's primary result codes, and the message it gives each (Python < 3.11 has no code).
+_BUSY, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 8, 10, 11, 13, 14, 26
+_MESSAGES = {
+    _BUSY: "database is locked",
+    _READONLY: "attempt to write a readonly database",
+    _IOERR: "disk I/O error",
+    _CORRUPT: "database disk image is malformed",
+    _FULL: "database or disk is full",
+    _CANTOPEN: "unable to open database file",
+    _NOTADB: "file is not a database",
+}
+_WAL_INDEX_VERSION = 3007000  # the -shm header's iVersion (sqlite.org/walformat.html)
+_NEVER_DELETE = "never delete a store's -wal or -shm file on its own"
+
+
+def _connect(path: str, mode: str, *, immutable: bool = False) -> sqlite3.Connection:
+    """A connection through a ``file:`` URI: ``mode`` ``ro`` reads only, ``rw`` never creates."""
+    uri = pathlib.Path(os.path.abspath(path)).as_uri() + f"?mode={mode}"
+    if immutable:
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+
+
+def _open_reader(path: str) -> sqlite3.Connection:
+    """A read-only connection to the store at ``path``, checked to be a tracekit store.
+
+    In a read-only folder, a store closed cleanly has no ``-wal`` and ``-shm``
+    files, and SQLite cannot create them to read it in WAL mode: then, and
+    only then, it is read as an unchanging file (``immutable=1``), which it
+    is (every connection in WAL mode keeps those files while it is open).
+    """
+    if os.path.isdir(path):
+        raise NotAStore(
+            f"{path} is a folder, not a trace store: give the store's file, "
+            f"such as {os.path.join(path, 'traces.db')}"
+        )
+    if not os.path.exists(path):
+        raise StoreNotFound(_missing(path))
+    if not os.access(path, os.R_OK):
+        raise StoreError(
+            f"cannot read the trace store {path}: permission denied (it belongs to "
+            "another user?); run tracekit as a user who may read it"
+        )
+    lost = _wal_gap(path)  # before the first read: SQLite may rebuild the index then
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = _connect(path, "ro")
+        try:
+            tables = _tables(conn)
+        except sqlite3.OperationalError as exc:
+            if not _cannot_create_wal_files(path, exc):
+                raise
+            conn.close()
+            conn = _connect(path, "ro", immutable=True)
+            tables = _tables(conn)
+        _check_schema(path, conn, tables, lost)
+    except BaseException as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.ProgrammingError):
+            raise _explain(path, exc) from exc
+        raise
+    return conn
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _check_schema(path: str, conn: sqlite3.Connection, tables: set[str], lost: bool) -> None:
+    """Raise unless the database holds a tracekit store this tracekit can read."""
+    if not tables:
+        if lost:
+            raise StoreDamaged(
+                f"{path} holds no traces: its write-ahead log {path}-wal is missing, and the "
+                f"traces in it had not been copied into {path} yet, so they are lost (new "
+                f"traces are stored as usual); {_NEVER_DELETE}"
+            )
+        raise StoreNotFound(
+            f"{path} holds no traces yet: a program traced with tracekit.init() stores its "
+            f"first ones within a second or so (or try `{_demo_command(path)}`)"
+        )
+    found = 0
+    if "meta" in tables:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        with contextlib.suppress(TypeError, ValueError):
+            found = int(row[0]) if row else 0
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"the trace store {path} has schema {found}, which is newer than this tracekit "
+            f"(it reads schema {SCHEMA_VERSION} and older): upgrade tracekit to read it "
+            "(pip install -U tracekit-llm)"
+        )
+    if found < 1 or not {"spans", "traces"} <= tables:
+        names = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise NotAStore(
+            f"{path} is an SQLite database but not a tracekit store (its tables: {names}); "
+            f"check the path: {_WHAT_A_STORE_IS}"
+        )
+
+
+_WHAT_A_STORE_IS = "a store is the file a traced program writes, .tracekit/traces.db by default"
+
+
+@contextlib.contextmanager
+def _explained(path: str, *, writing: bool = False) -> Iterator[None]:
+    """Raise what SQLite reports inside the block as a ``StoreError`` (``_explain``)."""
+    try:
+        yield
+    except sqlite3.ProgrammingError:  # a misuse (a closed store, say): ours, not the file's
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise _explain(path, exc, writing=writing) from exc
+
+
+@contextlib.contextmanager
+def _writer(path: str) -> Iterator[sqlite3.Connection]:
+    """A short-lived write connection (never creating the file), closed on leaving."""
+    with _explained(path, writing=True):
+        conn = _connect(path, "rw")
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def _code(exc: sqlite3.Error) -> int:
+    """SQLite's primary result code for ``exc`` (-1 when unknown)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if isinstance(code, int):
+        return code & 0xFF
+    text = str(exc)
+    return next((code for code, message in _MESSAGES.items() if message in text), -1)
+
+
+def _explain(path: str, exc: sqlite3.Error, *, writing: bool = False) -> StoreError:
+    """What an SQLite error says about the store at ``path``, and what to do, on one line.
+
+    Nothing here changes the store: a damaged store is left as it is, for
+    the user to copy or rescue.
+    """
+    code = _code(exc)
+    if code == _NOTADB:
+        return NotAStore(
+            f"{path} is not a tracekit store: it is not an SQLite database (or its first "
+            f"bytes are damaged); check the path: {_WHAT_A_STORE_IS}"
+        )
+    if code == _CORRUPT:
+        return StoreDamaged(
+            f"the trace store {path} is damaged ({exc}); tracekit leaves it as it is. Move it "
+            "aside with its -wal and -shm files and the next traced program starts a new "
+            'store; to rescue what is still readable, see "A damaged trace store" in '
+            "tracekit's pitfalls"
+        )
+    if code == _IOERR:
+        if _wal_gap(path):
+            return StoreDamaged(
+                f"the trace store's write-ahead log {path}-wal is missing (deleted while a "
+                "program had the store open): its newest traces are only in that program "
+                f"now. Let it exit normally, which writes them into {path}, then read again; "
+                f"{_NEVER_DELETE}"
+            )
+        name = getattr(exc, "sqlite_errorname", None) or "SQLITE_IOERR"
+        return StoreDamaged(
+            f"cannot read the trace store {path}: {exc} ({name}); check the disk and the "
+            "file system, then try again"
+        )
+    if code == _CANTOPEN and not os.path.exists(path):
+        return StoreNotFound(_missing(path))
+    if writing and code in (_READONLY, _CANTOPEN):
+        return StoreReadOnly(_read_only(path))
+    if code == _BUSY:
+        return StoreError(
+            f"the trace store {path} is locked by another program's write (waited "
+            f"{_BUSY_TIMEOUT_S:g} s); try again"
+        )
+    if code == _FULL:
+        return StoreError(f"cannot change the trace store {path}: the disk is full")
+    return StoreError(f"cannot {'change' if writing else 'read'} the trace store {path}: {exc}")
+
+
+def _missing(path: str) -> str:
+    return (
+        f"no trace store at {path}: it is created the first time a program traced with "
+        f"tracekit.init() stores a trace (try `{_demo_command(path)}`), or give the path "
+        "of an existing store"
+    )
+
+
+def _demo_command(path: str) -> str:
+    return "tracekit demo" if path == DEFAULT_PATH else f"tracekit demo --db {shlex.quote(path)}"
+
+
+def _read_only(path: str) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.access(path, os.W_OK):
+        what = f"the file {path} is"
+    elif not os.access(folder, os.W_OK):
+        what = f"its folder {folder} is"
+    else:
+        what = "its files are"
+    return (
+        f"cannot change the trace store {path}: {what} read-only for this user, so its "
+        "traces can be read but not deleted; make it writable to delete them"
+    )
+
+
+def _cannot_create_wal_files(path: str, exc: sqlite3.Error) -> bool:
+    """Whether SQLite could not open a WAL store only for want of a ``-wal``/``-shm`` to create."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return (
+        _code(exc) == _CANTOPEN
+        and not os.path.exists(path + "-wal")
+        and not os.path.exists(path + "-shm")
+        and not os.access(folder, os.W_OK)
+    )
+
+
+def _wal_gap(path: str) -> bool:
+    """Whether the store's WAL index (``-shm``) counts frames its log (``-wal``) does not hold.
+
+    The index header (sqlite.org/walformat.html) holds the page size and the
+    number of valid frames in the log (``mxFrame``), twice. A log shorter
+    than that many frames was deleted, or cut, behind SQLite's back.
+    """
+    try:
+        with open(path + "-shm", "rb") as f:
+            header = f.read(96)
+    except OSError:
+        return False
+    if len(header) < 96 or header[:48] != header[48:] or header[12] != 1:  # torn or not set up
+        return False
+    version, size_code, frames = (int(v) for v in struct.unpack_from("=I10xHI", header, 0))
+    page = (size_code & 0xFE00) + ((size_code & 1) << 16)
+    if version != _WAL_INDEX_VERSION or not frames or not page:
+        return False
+    try:
+        wal = os.path.getsize(path + "-wal")
+    except OSError:
+        wal = 0
+    return wal < 32 + frames * (24 + page)

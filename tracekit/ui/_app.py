@@ -16,7 +16,10 @@ Endpoints (all JSON, documented in docs/ui.md):
 
 Each request opens the store, reads, and closes it: SQLite connections are
 per thread, opening one costs well under a millisecond, and a reader that
-never holds a transaction open never delays the writer's checkpoints.
+never holds a transaction open never delays the writer's checkpoints. The
+store is opened read-only (``tracekit.store.Store``); only a delete opens a
+write connection, for that delete alone, so the UI serves a store in a
+read-only file or folder, and refuses a delete there with a 403 that says why.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracekit._record import RECORD_KEYS, cut_links
-from tracekit.store import Store, StoreError, TraceNotFound, TraceSummary
+from tracekit.store import Store, StoreError, StoreReadOnly, TraceNotFound, TraceSummary
 from tracekit.ui._architecture import architecture
 from tracekit.ui._security import GuardMiddleware, HostPolicy
 from tracekit.ui._static import StaticFiles, load_assets
@@ -119,7 +122,11 @@ class Api:
         self.path = path
 
     async def _read(self, fn: Callable[[Store], Any]) -> Response:
-        """Run ``fn`` on a freshly opened store in a worker thread; map errors to statuses."""
+        """Run ``fn`` on a freshly opened store in a worker thread; map errors to statuses.
+
+        The store is read-only; ``Store.delete_trace`` opens its own write
+        connection and closes it before it returns.
+        """
 
         def run() -> Any:
             with Store(self.path) as store:
@@ -133,7 +140,9 @@ class Api:
             return error(str(exc), 409)
         except ValueError as exc:
             return error(str(exc), 400)
-        except StoreError as exc:
+        except StoreReadOnly as exc:  # a delete in a read-only file or folder
+            return error(str(exc), 403)
+        except StoreError as exc:  # missing, damaged, not a store: the message says which
             return error(str(exc), 503)
         except sqlite3.Error as exc:  # say, locked by a writer past the busy timeout
             return error(f"cannot read the trace store: {exc}", 503)
