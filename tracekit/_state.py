@@ -208,7 +208,17 @@ adapters_lock = threading.RLock()
 store_files: dict[str, Any] = {}
 # Connections a forked child inherited: never closed nor used (SQLite forbids both),
 # only kept alive. Not cleared by reset(): closing them would corrupt the parent's store.
+# The fork hooks close the writers' connections before a fork, so this holds only one
+# a writer was still using when the fork's wait for it ran out.
 inherited_connections: list[Any] = []
+# Every sqlite backend alive in this process (a key -> a weak reference to it), for the
+# fork hooks (backends/sqlite): before a fork they wait for each one's transaction
+# boundary and close its connection. Not cleared by reset(): the backends are alive.
+sqlite_writers: dict[int, Any] = {}
+# Between the fork hooks: the writers' locks held across the fork, and the store files
+# (real paths) whose writer did not reach a boundary in time (read by the child).
+fork_held: list[Any] = []
+fork_unsafe: set[str] = set()
 
 
 def renew_locks() -> None:

@@ -12,6 +12,17 @@ stays visible as unfinished. The final record replaces the started one.
 
 Token ownership (DESIGN's "one owner per logical call", ``_record.ownership``)
 is kept right for every arrival order; see :class:`SqliteBackend`.
+
+Fork: SQLite keeps a file's lock state in process memory, shared by all the
+process's connections to it, and a forked child inherits that memory. A child
+forked while the parent's writer is inside a transaction would believe the
+write lock held for its whole life ("database is locked" on every write); one
+forked beside the parent's idle connection would hold no lock of its own on
+the file (so the parent's last close could delete the WAL the child writes
+into). So before every fork, the hooks registered below wait for each writer's
+transaction boundary (at most the writer's busy timeout) and close the
+writers' connections; the parent reopens on its next batch, the child opens
+its own. See ``docs/decisions/store.md`` (D96).
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +40,7 @@ from typing import Any
 from tracekit import _state
 from tracekit._record import cut_links, distinct, encode, ownership, reported_tokens
 from tracekit._schema import migrate
-from tracekit.backends._errors import StorageFull
+from tracekit.backends._errors import BatchDropped, StorageFull
 from tracekit.store import RECORD_COLUMNS, decode_record
 
 SYNCHRONOUS = ("NORMAL", "FULL")
@@ -100,12 +112,18 @@ class SqliteBackend:
         self.busy_timeout_s = busy_timeout_s
         self.max_size_mb = max_size_mb
         self._conn: sqlite3.Connection | None = None
+        # Held around every use of the connection (a batch, shutdown): the fork hook
+        # takes it to fork at a transaction boundary. _owner: the thread holding it.
         self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._pid = os.getpid()
+        self._forked_mid_write = False  # forked while this file's writer was in a write
         # Span ids written as started and not yet ended, and the traces' memory, shared
         # by every backend on this file in this process (init() may replace the backend
         # meanwhile, and the old one may still be writing its last batch).
         self._started = _file_memory(self.path)
         self._batches = 0
+        _track(self)
 
     # -- connection ------------------------------------------------------------------
 
@@ -137,8 +155,18 @@ class SqliteBackend:
         self._write(records, started=True)
 
     def _write(self, records: Sequence[dict[str, Any]], *, started: bool) -> None:
+        if self._pid != os.getpid():  # forked, and no pipeline handed it over (after_fork)
+            self.after_fork()
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                self._write_locked(records, started)
+            finally:
+                self._owner = None
+
+    def _write_locked(self, records: Sequence[dict[str, Any]], started: bool) -> None:
         memory = self._started
-        with self._lock, memory.lock:
+        with memory.lock:
             conn = self._connect()
             span_rows, updates, trace_rows, done = self._rows(records, started)
             try:
@@ -146,6 +174,8 @@ class SqliteBackend:
             except sqlite3.Error as exc:
                 if _is_full(exc):
                     raise StorageFull(str(exc)) from exc
+                if self._forked_mid_write and "locked" in str(exc):
+                    raise BatchDropped("backend_error", detail=self._forked_detail()) from exc
                 raise
             finally:
                 memory.forget_over_budget()
@@ -316,25 +346,40 @@ class SqliteBackend:
     def shutdown(self) -> None:
         """Checkpoint the WAL into the database and close."""
         with self._lock:
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                finally:
-                    conn.close()
+            self._owner = threading.get_ident()
+            try:
+                conn, self._conn = self._conn, None
+                if conn is not None:
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    finally:
+                        conn.close()
+            finally:
+                self._owner = None
 
     def after_fork(self) -> None:
-        """A forked child opens its own connection (the parent's is not usable there).
+        """A forked child opens its own connection, and starts a fresh memory of the file.
 
-        The parent's connection is kept, never closed: SQLite forbids using or
+        The fork hook closed the parent's connection at a transaction boundary
+        before the fork. One it could not close (the write did not end within
+        the busy timeout) is kept, never closed: SQLite forbids using or
         closing a connection inherited across fork (see sqlite.org/howtocorrupt).
         """
         self._lock = threading.Lock()
+        self._owner = None
+        self._pid = os.getpid()
         if self._conn is not None:
             _state.inherited_connections.append(self._conn)
         self._conn = None
-        _state.store_files.clear()
         self._started = _file_memory(self.path)
+        self._forked_mid_write = self._started.key in _state.fork_unsafe
+
+    def _forked_detail(self) -> str:
+        return (
+            f"this process was forked while tracekit was writing to {self.path}, and that "
+            f"write had not ended within {self.busy_timeout_s:g} s: the SQLite lock state "
+            "this process inherited keeps it from writing to that store"
+        )
 
 
 class _Trace:
@@ -433,8 +478,10 @@ class _FileMemory(set[str]):
     first), about ``_MEMORY`` span ids in all.
     """
 
-    def __init__(self, started: Sequence[str] = ()) -> None:
+    def __init__(self, key: str, started: Sequence[str] = ()) -> None:
         super().__init__(started)
+        self.key = key  # the file's real path
+        self.pid = os.getpid()  # a forked child never uses its parent's memory
         self.lock = threading.Lock()
         self.traces: OrderedDict[str, _Trace] = OrderedDict()
         self.size = 0
@@ -595,8 +642,91 @@ def _recount(conn: sqlite3.Connection, trace_id: str) -> _Trace:
 def _file_memory(path: str) -> _FileMemory:
     """The writers' state of one database file, shared by this process's backends of it."""
     key = os.path.realpath(path)
-    memory: _FileMemory = _state.store_files.setdefault(key, _FileMemory())
+    memory: _FileMemory | None = _state.store_files.get(key)
+    if memory is None or memory.pid != os.getpid():  # none yet, or the parent's
+        memory = _FileMemory(key)
+        memory = _state.store_files.setdefault(key, memory)
     return memory
+
+
+# -- fork ------------------------------------------------------------------------------
+#
+# Registered once, at import, before any backend exists. Python runs the `before` hooks
+# in the reverse order of registration and the `after` ones in order: none of these
+# depends on where it runs relative to tracekit._config's child hook (which hands the
+# pipeline's backends over through after_fork), nor on other libraries' hooks.
+
+
+def _track(backend: SqliteBackend) -> None:
+    """Remember a live backend for the fork hooks (forgotten when it is collected)."""
+    key = id(backend)
+
+    def forget(ref: weakref.ref[SqliteBackend]) -> None:
+        if _state.sqlite_writers.get(key) is ref:
+            del _state.sqlite_writers[key]
+
+    _state.sqlite_writers[key] = weakref.ref(backend, forget)
+
+
+def _before_fork() -> None:
+    """Fork at a transaction boundary: take every writer's lock, close its connection.
+
+    Each wait is bounded by one deadline, the writers' longest busy timeout
+    (how long a write already waits for another process's), so a fork is
+    never held up longer. A writer whose lock the forking thread holds itself
+    (a fork from inside a write) is not waited for. Each file a wait gave up
+    on is named in ``_state.fork_unsafe`` for the child; the writer's
+    connection, in use, is then left open (the child keeps it, unused).
+    """
+    held, unsafe = _state.fork_held, _state.fork_unsafe
+    held.clear()
+    unsafe.clear()
+    writers = [w for ref in list(_state.sqlite_writers.values()) if (w := ref()) is not None]
+    if not writers:
+        return
+    me = threading.get_ident()
+    deadline = time.monotonic() + max(w.busy_timeout_s for w in writers)
+    for writer in writers:
+        lock = writer._lock
+        if writer._owner == me or not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            unsafe.add(writer._started.key)
+            continue
+        held.append(lock)
+        # Idle (its lock is ours): a close here is an ordinary close, in the parent.
+        conn, writer._conn = writer._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                writer._conn = conn  # not closed: the child keeps it, unused
+
+
+def _release_fork_locks() -> None:
+    held = _state.fork_held
+    while held:
+        held.pop().release()
+
+
+def _after_fork_in_parent() -> None:
+    """The writers go on; each reopens its connection with its next batch."""
+    _release_fork_locks()
+
+
+def _after_fork_in_child() -> None:
+    """Release the writers' locks (this process's copies); forget the parent's memories."""
+    _release_fork_locks()
+    me = os.getpid()
+    for key, memory in list(_state.store_files.items()):
+        if getattr(memory, "pid", me) != me:
+            del _state.store_files[key]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 
 def _wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
