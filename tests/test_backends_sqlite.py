@@ -450,7 +450,7 @@ def owners(db):
 
 
 def test_the_writers_memory_is_bounded_and_a_forgotten_trace_is_read_back(tmp_path, monkeypatch):
-    from tracekit.backends import sqlite as sqlite_backend
+    from tracekit.backends import _sqlite_tokens as sqlite_backend
 
     monkeypatch.setattr(sqlite_backend, "_MEMORY", 50)
     db = tmp_path / "t.db"

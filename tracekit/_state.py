@@ -204,7 +204,7 @@ adapters_lock = threading.RLock()
 
 # The sqlite writers' state per database file (real path): the span ids stored as
 # started and the memory of recent traces, shared by this process's backends of
-# that file (backends/sqlite._FileMemory, typed Any here to keep this a leaf).
+# that file (backends/_sqlite_tokens.FileMemory, typed Any here to keep this a leaf).
 store_files: dict[str, Any] = {}
 # Connections a forked child inherited: never closed nor used (SQLite forbids both),
 # only kept alive. Not cleared by reset(): closing them would corrupt the parent's store.
