@@ -57,8 +57,12 @@ def _init_from_env() -> bool:
 _state.on_first_use = _init_from_env
 
 
+_ON = ("1", "true", "yes", "on")
+_OFF = ("0", "false", "no", "off")
+
+
 def _env_disabled() -> bool:
-    return os.environ.get("TRACEKIT_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get("TRACEKIT_DISABLED", "").strip().lower() in _ON
 
 
 def _env_sample_rate() -> float | None:
@@ -71,6 +75,15 @@ def _env_sample_rate() -> float | None:
         raise ValueError(
             f"TRACEKIT_SAMPLE_RATE must be a number between 0 and 1, got {raw!r}"
         ) from None
+
+
+def _env_drop_notice() -> bool:
+    raw = os.environ.get("TRACEKIT_DROP_NOTICE", "").strip().lower()
+    if not raw or raw in _ON:
+        return True
+    if raw in _OFF:
+        return False
+    raise ValueError(f"TRACEKIT_DROP_NOTICE must be 0 or 1, got {raw!r}")
 
 
 def init(
@@ -97,6 +110,7 @@ def init(
     export_timeout: float = 10.0,
     max_open_spans: int = 10_000,
     max_span_age_s: float = 3600.0,
+    drop_notice: bool | None = None,
 ) -> None:
     """Configure tracekit. Calling it again reconfigures (the old pipeline is flushed first).
 
@@ -132,6 +146,9 @@ def init(
             are called directly on the exporter thread.
         max_open_spans: spans open at once before the oldest are exported as abandoned.
         max_span_age_s: age after which a still-open span is exported as abandoned.
+        drop_notice: the first dropped span of each reason is also written to
+            stderr, one line, even without logging configured; False turns that
+            off (``TRACEKIT_DROP_NOTICE=0``, else on). The log line stays.
 
     Raises:
         ValueError: on a bad backend URL or option, before anything changes.
@@ -167,6 +184,7 @@ def init(
             export_timeout=export_timeout,
             max_open_spans=max_open_spans,
             max_span_age_s=max_span_age_s,
+            drop_notice=_env_drop_notice() if drop_notice is None else drop_notice,
         )
         # Resolve backends and read their abilities first: a bad URL or backend
         # fails here, before the old pipeline goes.
