@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -267,16 +268,42 @@ def shutdown(timeout: float | None = None) -> bool:
     """Flush, close the backends and stop tracing until the next ``init()``.
 
     Spans that end after this are dropped and counted (``after_shutdown``).
+    Returns within ``timeout`` (plus a few milliseconds) whatever a backend
+    does: a call that has not returned by then is given up on, logged and
+    counted (D100).
 
     Returns:
-        True if everything was exported within ``timeout`` (default 5 s).
+        True if everything was exported and closed within ``timeout`` (default 5 s).
     """
-    with _state.lock:
+    bound = _state.config.options.flush_timeout if timeout is None else timeout
+    return _shutdown_within(max(0.0, bound))
+
+
+# At exit the whole shutdown ends within flush_timeout less this (at most a tenth of
+# it), kept for the interpreter's own teardown: the process ends within the bound.
+EXIT_RESERVE_S = 0.1
+
+
+def _shutdown_within(bound: float) -> bool:
+    deadline = time.monotonic() + bound
+    lock = _state.lock
+    # Another thread in init() or shutdown() holds the lock for at most its own
+    # bound; waiting longer than ours would break ours.
+    if not lock.acquire(timeout=bound):
+        _guard.log_once(
+            "shutdown:lock",
+            "tracekit.shutdown() gave up after %g s: another thread is in init() or shutdown()",
+            bound,
+        )
+        return False
+    try:
         config = _state.config
-        ok = _shutdown_locked(config.options.flush_timeout if timeout is None else timeout)
+        ok = _shutdown_locked(max(0.0, deadline - time.monotonic()))
         if config.enabled:
             _state.set_enabled(False)
         return ok
+    finally:
+        lock.release()
 
 
 def _shutdown_locked(timeout: float) -> bool:
@@ -339,8 +366,9 @@ def stats() -> dict[str, Any]:
 
 
 def _at_exit() -> None:
-    """Flush pending spans at interpreter exit, bounded by the flush timeout."""
-    shutdown()
+    """Shut down at interpreter exit: the whole of it within the flush timeout (D100)."""
+    bound = _state.config.options.flush_timeout
+    _shutdown_within(max(0.0, bound - min(EXIT_RESERVE_S, bound / 10)))
 
 
 def _after_fork_in_child() -> None:
