@@ -112,9 +112,7 @@ def stats_of(run: Run) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("hang", ["shutdown", "export", "flush"])
-def test_shutdown_returns_within_its_timeout_whatever_call_of_a_local_backend_hangs(
-    tmp_path, hang
-):
+def test_shutdown_returns_within_its_timeout_whatever_call_of_a_local_backend_hangs(tmp_path, hang):
     run = Run(
         f"""
         logging.basicConfig(level=logging.WARNING)
