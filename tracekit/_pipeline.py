@@ -153,6 +153,7 @@ class Pipeline:
         self._deadline = 0.0  # shutdown's deadline (monotonic): bounds the remote calls
         self._closed_all = False  # the exporter closed every backend
         self._given_up = False  # shutdown's deadline passed: no more backend calls
+        self._no_thread = False  # shutdown could not start the exporter (3.12 at exit)
         self.closed = False
 
     # -- hot path ------------------------------------------------------------------
@@ -632,7 +633,9 @@ class Pipeline:
         self._wake.set()  # an idle exporter sees _given_up and ends
         if left + held:
             why = f"not exported by the shutdown deadline ({timeout:.3g} s)"
-            if calling is not None:
+            if self._no_thread:
+                why = "not exported: no exporter thread could be started at interpreter exit"
+            elif calling is not None:
                 why += f" (backend {calling[0].name} still in {calling[1]}())"
             self._notice("timeout", left + held, why)
         if calling is not None and not done:
@@ -665,7 +668,15 @@ class Pipeline:
                     continue
             # Never started, or ended by a backend's BaseException: start it again.
             if not self._start_worker(for_shutdown=True):
-                return False  # no thread can be started (interpreter exit on 3.12)
+                # No thread can be started (interpreter exit on Python 3.12): the
+                # calls are not made on this thread, which nothing could bound (D100).
+                self._no_thread = True
+                _guard.log_once(
+                    "shutdown:no-thread",
+                    "tracekit: no exporter thread could be started; the backends were not "
+                    "shut down",
+                )
+                return False
             self._wake.set()
 
     def after_fork_in_child(self) -> None:
