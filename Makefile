@@ -78,6 +78,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ui_table.py
 	$(BIN)/python benchmarks/ui_timeline.py
 	$(BIN)/python benchmarks/otlp_throughput.py
+	$(BIN)/python benchmarks/exit_hung_backend.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache
