@@ -121,6 +121,11 @@ class Pipeline:
         self._batch_size = options.batch_size
         self.worker_restarts = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
+        self._said: set[str] = set()  # reasons whose first drop was said (D102)
+        self._queue_full_why = (
+            f"the export queue is full ({self._max_spans:,} spans or "
+            f"{self._max_bytes >> 20} MiB): the backends do not keep up"
+        )
         intervals = [a.interval for a in self.abilities if a.interval]
         self.interval = options.export_interval or min(intervals or [1.0])
         self._fresh_state()
@@ -169,12 +174,7 @@ class Pipeline:
             len(queue) >= self._max_spans
             or self._bytes_in - self._bytes_out + size > self._max_bytes
         ):
-            self._drop(
-                "queue_full",
-                1,
-                f"the export queue is full ({self._max_spans:,} spans or "
-                f"{self._max_bytes >> 20} MiB): the backends do not keep up",
-            )
+            self._drop("queue_full", 1, self._queue_full_why)
             return
         queue.append(span)
         self._bytes_in += size
@@ -195,6 +195,9 @@ class Pipeline:
 
     def _notice(self, reason: str, count: int, why: str) -> bool:
         """Say the first drop of ``reason``: logged, and on stderr for a loss (D102)."""
+        if reason in self._said:  # the hot path's usual case: no lock, nothing formatted
+            return False
+        self._said.add(reason)
         to_stderr = self.options.drop_notice and reason not in LOGGED_ONLY
         return _guard.drop_notice(reason, count, why, to_stderr=to_stderr)
 
