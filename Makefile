@@ -80,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/otlp_throughput.py
 	$(BIN)/python benchmarks/redaction.py
 	$(BIN)/python benchmarks/defaults.py
+	$(BIN)/python benchmarks/exit_hung_backend.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

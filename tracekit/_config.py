@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,8 +58,12 @@ def _init_from_env() -> bool:
 _state.on_first_use = _init_from_env
 
 
+_ON = ("1", "true", "yes", "on")
+_OFF = ("0", "false", "no", "off")
+
+
 def _env_disabled() -> bool:
-    return os.environ.get("TRACEKIT_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get("TRACEKIT_DISABLED", "").strip().lower() in _ON
 
 
 def _env_sample_rate() -> float | None:
@@ -71,6 +76,15 @@ def _env_sample_rate() -> float | None:
         raise ValueError(
             f"TRACEKIT_SAMPLE_RATE must be a number between 0 and 1, got {raw!r}"
         ) from None
+
+
+def _env_drop_notice() -> bool:
+    raw = os.environ.get("TRACEKIT_DROP_NOTICE", "").strip().lower()
+    if not raw or raw in _ON:
+        return True
+    if raw in _OFF:
+        return False
+    raise ValueError(f"TRACEKIT_DROP_NOTICE must be 0 or 1, got {raw!r}")
 
 
 def init(
@@ -97,6 +111,7 @@ def init(
     export_timeout: float = 10.0,
     max_open_spans: int = 10_000,
     max_span_age_s: float = 3600.0,
+    drop_notice: bool | None = None,
 ) -> None:
     """Configure tracekit. Calling it again reconfigures (the old pipeline is flushed first).
 
@@ -132,6 +147,9 @@ def init(
             are called directly on the exporter thread.
         max_open_spans: spans open at once before the oldest are exported as abandoned.
         max_span_age_s: age after which a still-open span is exported as abandoned.
+        drop_notice: the first dropped span of each reason is also written to
+            stderr, one line, even without logging configured; False turns that
+            off (``TRACEKIT_DROP_NOTICE=0``, else on). The log line stays.
 
     Raises:
         ValueError: on a bad backend URL or option, before anything changes.
@@ -167,6 +185,7 @@ def init(
             export_timeout=export_timeout,
             max_open_spans=max_open_spans,
             max_span_age_s=max_span_age_s,
+            drop_notice=_env_drop_notice() if drop_notice is None else drop_notice,
         )
         # Resolve backends and read their abilities first: a bad URL or backend
         # fails here, before the old pipeline goes.
@@ -249,16 +268,42 @@ def shutdown(timeout: float | None = None) -> bool:
     """Flush, close the backends and stop tracing until the next ``init()``.
 
     Spans that end after this are dropped and counted (``after_shutdown``).
+    Returns within ``timeout`` (plus a few milliseconds) whatever a backend
+    does: a call that has not returned by then is given up on, logged and
+    counted (D100).
 
     Returns:
-        True if everything was exported within ``timeout`` (default 5 s).
+        True if everything was exported and closed within ``timeout`` (default 5 s).
     """
-    with _state.lock:
+    bound = _state.config.options.flush_timeout if timeout is None else timeout
+    return _shutdown_within(max(0.0, bound))
+
+
+# At exit the whole shutdown ends within flush_timeout less this (at most a tenth of
+# it), kept for the interpreter's own teardown: the process ends within the bound.
+EXIT_RESERVE_S = 0.1
+
+
+def _shutdown_within(bound: float) -> bool:
+    deadline = time.monotonic() + bound
+    lock = _state.lock
+    # Another thread in init() or shutdown() holds the lock for at most its own
+    # bound; waiting longer than ours would break ours.
+    if not lock.acquire(timeout=bound):
+        _guard.log_once(
+            "shutdown:lock",
+            "tracekit.shutdown() gave up after %g s: another thread is in init() or shutdown()",
+            bound,
+        )
+        return False
+    try:
         config = _state.config
-        ok = _shutdown_locked(config.options.flush_timeout if timeout is None else timeout)
+        ok = _shutdown_locked(max(0.0, deadline - time.monotonic()))
         if config.enabled:
             _state.set_enabled(False)
         return ok
+    finally:
+        lock.release()
 
 
 def _shutdown_locked(timeout: float) -> bool:
@@ -321,8 +366,9 @@ def stats() -> dict[str, Any]:
 
 
 def _at_exit() -> None:
-    """Flush pending spans at interpreter exit, bounded by the flush timeout."""
-    shutdown()
+    """Shut down at interpreter exit: the whole of it within the flush timeout (D100)."""
+    bound = _state.config.options.flush_timeout
+    _shutdown_within(max(0.0, bound - min(EXIT_RESERVE_S, bound / 10)))
 
 
 def _after_fork_in_child() -> None:

@@ -124,11 +124,12 @@ def run(path: str) -> str | None:
 
     Tracing is configured here (and shut down, which flushes the store), so the
     demo is stored whatever ``TRACEKIT_DISABLED`` or ``TRACEKIT_SAMPLE_RATE`` say.
+    The command reports a failure to store in one line of its own: no drop notice.
     """
     _trace_ids.clear()
     # The URL form, as users write it; a "?" in the path would read as URL options.
     backend = SqliteBackend(path) if "?" in path else f"sqlite:///{path}"
-    tracekit.init(backend, project="demo", enabled=True, sample_rate=1.0)
+    tracekit.init(backend, project="demo", enabled=True, sample_rate=1.0, drop_notice=False)
     try:
         run_agent(QUESTION)
     finally:

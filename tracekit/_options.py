@@ -37,6 +37,7 @@ REPORTED = (
     "max_items",
     "max_open_spans",
     "max_span_age_s",
+    "drop_notice",
 )
 
 _COUNTS = (
@@ -79,6 +80,7 @@ class Options:
     export_timeout: float = 10.0
     max_open_spans: int = 10_000
     max_span_age_s: float = 3600.0
+    drop_notice: bool = True  # the first drop of each reason also on stderr (D102)
     # Derived from the four caps above, once (the exporter reads it per span).
     limits: Limits = dataclasses.field(init=False, repr=False, compare=False)
 
@@ -103,6 +105,8 @@ class Options:
             ):
                 kind = "zero or a positive" if zero_ok else "a positive"
                 raise ValueError(f"{label} must be {kind} number of seconds, got {seconds!r}")
+        if not isinstance(self.drop_notice, bool):
+            raise ValueError(f"drop_notice must be True or False, got {self.drop_notice!r}")
         object.__setattr__(self, "sample_rate", float(rate))
         for label in ("flush_timeout", "export_timeout", "max_span_age_s"):
             object.__setattr__(self, label, float(getattr(self, label)))

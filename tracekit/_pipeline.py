@@ -12,6 +12,20 @@ never traced. A backend that raises is logged once per reason and counted; one
 that hangs only holds this thread: ``flush(timeout)`` still returns on time
 and the queue caps still bound memory. If the thread dies it is restarted on
 the next span or flush, and counted.
+
+``shutdown(timeout)`` asks this thread to drain, flush and close the backends,
+and waits for it at most ``timeout``: a local backend's ``shutdown()`` runs on
+the exporter thread too, so a call that hangs costs the caller (and the exit)
+nothing past the bound (D100).
+
+Accounting (D101): every span the pipeline accepted is, at any moment, in
+exactly one of: queued, in flight (the batch the exporter holds), exported, or
+dropped under one reason. Who owns a span is decided under the condition
+lock: the exporter takes a batch under it, and settles the batch's outcome
+under it; shutdown takes what is left under it. A batch shutdown gave up on
+is counted ``timeout`` meanwhile, and its real outcome replaces that count if
+it finishes later. So ``created == exported + lost + pending`` always holds,
+where ``lost`` sums every reason but the marks, :data:`MARK_REASONS`.
 """
 
 from __future__ import annotations
@@ -56,6 +70,24 @@ DROP_REASONS = (
     "spool_full",
 )
 
+# Reasons that count spans kept but changed: oversize (payload cut) and abandoned
+# (exported unfinished). They are not losses: each such span is also exported or
+# dropped under another reason, so the accounting identity leaves them out.
+MARK_REASONS = ("oversize", "abandoned")
+
+
+def lost(dropped: Mapping[str, int]) -> int:
+    """Spans lost: the sum of ``stats()["dropped"]`` without the marks (oversize, abandoned).
+
+    ``created == exported + lost(dropped) + pending`` (D101).
+    """
+    return sum(n for reason, n in dropped.items() if reason not in MARK_REASONS)
+
+
+# Said through the logger only, not on stderr: the marks (nothing lost) and the
+# records the application's own processor chose to drop (D102).
+LOGGED_ONLY = (*MARK_REASONS, "filtered")
+
 
 _SIZE = operator.attrgetter("_size")
 
@@ -89,6 +121,11 @@ class Pipeline:
         self._batch_size = options.batch_size
         self.worker_restarts = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
+        self._said: set[str] = set()  # reasons whose first drop was said (D102)
+        self._queue_full_why = (
+            f"the export queue is full ({self._max_spans:,} spans or "
+            f"{self._max_bytes >> 20} MiB): the backends do not keep up"
+        )
         intervals = [a.interval for a in self.abilities if a.interval]
         self.interval = options.export_interval or min(intervals or [1.0])
         self._fresh_state()
@@ -99,8 +136,8 @@ class Pipeline:
 
     def _fresh_state(self) -> None:
         self._queue: collections.deque[Span] = collections.deque()
-        self._seq_in = 0
-        self._seq_out = 0
+        self._seq_in = 0  # spans accepted into the queue (the hot path's counter)
+        self._seq_out = 0  # of those, spans settled: exported, dropped, or taken by shutdown
         self._bytes_in = 0
         self._bytes_out = 0
         self._wake = threading.Event()
@@ -108,12 +145,20 @@ class Pipeline:
         self._flush_asked = 0
         self._flush_done = 0
         self._thread: threading.Thread | None = None
-        self._inflight = 0  # spans of the batch the exporter is handing to backends
-        self._inflight_counted = False  # shutdown counted them already
+        # Under _cond: the spans of the batch the exporter holds, and how many of
+        # them shutdown counted as timeout (the outcome replaces that count, D101).
+        self._inflight = 0
+        self._inflight_claimed = 0
+        # What the exporter is calling now (runner, verb), for shutdown's log line.
+        self._calling: tuple[BackendRunner, str] | None = None
         self._announced: set[int] = set()  # ids of open spans sent as started records
         self._announce_all = False  # at shutdown: every open span, whatever its age
         self._alive = False
-        self._stopping = False
+        self._stopping = False  # shutdown: drain, flush, close the backends, end
+        self._deadline = 0.0  # shutdown's deadline (monotonic): bounds the remote calls
+        self._closed_all = False  # the exporter closed every backend
+        self._given_up = False  # shutdown's deadline passed: no more backend calls
+        self._no_thread = False  # shutdown could not start the exporter (3.12 at exit)
         self.closed = False
 
     # -- hot path ------------------------------------------------------------------
@@ -121,7 +166,7 @@ class Pipeline:
     def submit(self, span: Span) -> None:
         """Enqueue a finished span (called from the traced call; never blocks)."""
         if self.closed:
-            self._drop("after_shutdown", 1, "span ended after tracekit.shutdown(); dropped")
+            self._drop("after_shutdown", 1, "a span ended after tracekit.shutdown()")
             return
         queue = self._queue
         size = span._size
@@ -129,7 +174,7 @@ class Pipeline:
             len(queue) >= self._max_spans
             or self._bytes_in - self._bytes_out + size > self._max_bytes
         ):
-            self._drop("queue_full", 1, "export queue full; spans are being dropped")
+            self._drop("queue_full", 1, self._queue_full_why)
             return
         queue.append(span)
         self._bytes_in += size
@@ -143,27 +188,58 @@ class Pipeline:
         if not self._alive:
             self._start_worker()
 
-    def _drop(self, reason: str, count: int, message: str) -> None:
+    def _drop(self, reason: str, count: int, why: str) -> None:
+        """Count ``count`` spans under ``reason`` now, and say the first (hot path, marks)."""
         self.dropped[reason] += count
-        _guard.log_once(f"drop:{reason}", "tracekit: %s (see tracekit.stats())", message)
+        self._notice(reason, count, why)
+
+    def _notice(self, reason: str, count: int, why: str) -> bool:
+        """Say the first drop of ``reason``: logged, and on stderr for a loss (D102)."""
+        if reason in self._said:  # the hot path's usual case: no lock, nothing formatted
+            return False
+        self._said.add(reason)
+        to_stderr = self.options.drop_notice and reason not in LOGGED_ONLY
+        return _guard.drop_notice(reason, count, why, to_stderr=to_stderr)
 
     # -- worker --------------------------------------------------------------------
 
-    def _start_worker(self) -> None:
+    def _start_worker(self, *, for_shutdown: bool = False) -> bool:
+        """Start the exporter thread unless it runs; False if it cannot run.
+
+        A thread cannot be started once shutdown gave up, nor by the interpreter
+        itself at exit (Python 3.12 forbids it): then False, never an exception.
+        """
         with self._cond:
-            if self._alive or self._stopping:
-                return
-            if self._thread is not None:
-                self.worker_restarts += 1
+            if self._alive:
+                return True
+            if self._given_up or (self._stopping and not for_shutdown):
+                return False
+            previous = self._thread
             self._alive = True
             thread = threading.Thread(target=self._run, name="tracekit-exporter", daemon=True)
             self._thread = thread
-        thread.start()
+        try:
+            thread.start()
+        except Exception as exc:  # RuntimeError: can't create new thread at interpreter shutdown
+            with self._cond:
+                self._alive = False
+                self._thread = previous
+                self._cond.notify_all()
+            _guard.log_once(
+                f"worker-start:{type(exc).__name__}",
+                "tracekit could not start its exporter thread (%s)",
+                _guard.one_line(str(exc)) or type(exc).__name__,
+            )
+            return False
+        if previous is not None:
+            with self._cond:
+                self.worker_restarts += 1
+        return True
 
     def _run(self) -> None:
         CURRENT.set(NON_RECORDING)  # the exporter's own work is never traced
         try:
-            while True:
+            while not self._given_up:
                 self._wake.wait(self.interval)
                 self._wake.clear()
                 self._abandon_stale()
@@ -171,7 +247,8 @@ class Pipeline:
                     self._announce_started()
                 self._drain()
                 self._finish_flush()
-                if self._stopping and not self._queue:
+                if self._stopping and not self._queue and self._flush_done == self._flush_asked:
+                    self._close_backends()
                     break
         except BaseException as exc:
             # Only a backend raising SystemExit & co. gets here. End this thread
@@ -182,81 +259,154 @@ class Pipeline:
                 type(exc).__name__,
             )
         finally:
-            self._alive = False
             with self._cond:
+                self._alive = False
+                self._calling = None
                 self._cond.notify_all()
+
+    def _call(self, runner: BackendRunner, verb: str, *args: Any) -> str | BaseException:
+        """``runner.call`` on the exporter thread, noting what is being called (for shutdown)."""
+        self._calling = (runner, verb)
+        try:
+            if verb == "shutdown":
+                # a remote backend's: bounded by what is left of shutdown's time
+                remaining = max(0.0, self._deadline - time.monotonic())
+                return runner.call(verb, *args, timeout=min(remaining, runner.timeout))
+            return runner.call(verb, *args)
+        finally:
+            self._calling = None
+
+    def _close_backends(self) -> None:
+        """Shut every backend down, on this thread (shutdown waits for it, bounded)."""
+        for runner in self.runners:
+            if self._given_up:
+                return  # shutdown stopped waiting: the application may reuse the backends
+            outcome = self._call(runner, "shutdown")
+            if outcome != OK:
+                self.failures += 1
+                self._log_backend_failure(runner, "shutdown", outcome)
+            runner.stop()
+        with self._cond:
+            self._closed_all = True
+            self._cond.notify_all()
 
     def _drain(self) -> None:
         queue = self._queue
-        batch_size = self.options.batch_size
+        batch_size = self._batch_size
         while queue:
-            # Only this thread takes from the queue, so len() can only grow
-            # meanwhile, except when shutdown clears it at its deadline.
-            pop = queue.popleft
-            try:
+            with self._cond:
+                # Taken under the lock: shutdown takes what is left under it too,
+                # so a span is either in this batch or counted by shutdown, never both.
+                if self._given_up:
+                    return
+                # Only holders of the lock take from the queue: it cannot shrink here.
+                pop = queue.popleft
                 batch: list[Span] = [pop() for _ in range(min(len(queue), batch_size))]
-            except IndexError:
-                return
-            self._inflight = len(batch)
-            self._inflight_counted = False
+                if not batch:
+                    return
+                self._inflight = len(batch)
+            losses: dict[str, int] = {}  # reason -> spans, settled with the batch
+            exported = 0
             try:
-                self._export(batch)
+                exported = self._export(batch, losses)
             except BaseException:
                 # Only a BaseException from a backend gets here; it ends this
                 # thread (restarted on the next span or flush). Count the batch.
-                self.dropped["backend_error"] += len(batch)
+                rest = len(batch) - sum(losses.values())
+                losses["backend_error"] = losses.get("backend_error", 0) + rest
                 raise
             finally:
-                self._inflight = 0
-                self._bytes_out += sum(map(_SIZE, batch))
-                self._seq_out += len(batch)
-                with self._cond:
-                    self._cond.notify_all()
+                self._settle(batch, exported, losses)
 
-    def _export(self, batch: list[Span]) -> None:
-        records = self._records(batch)
+    def _settle(self, batch: list[Span], exported: int, losses: Mapping[str, int]) -> None:
+        """Count a batch's outcome: each of its spans once, exported or under one reason."""
+        size = sum(map(_SIZE, batch))
+        with self._cond:
+            claimed = self._inflight_claimed
+            if claimed:
+                # shutdown counted them as timeout meanwhile: the real outcome replaces that
+                self.dropped["timeout"] -= claimed
+            self.exported += exported
+            for reason, count in losses.items():
+                if count:
+                    self.dropped[reason] = self.dropped.get(reason, 0) + count
+            self._inflight = 0
+            self._inflight_claimed = 0
+            self._bytes_out += size
+            self._seq_out += len(batch) - claimed  # shutdown counted the claimed ones
+            self._cond.notify_all()
+
+    def _export(self, batch: list[Span], losses: dict[str, int]) -> int:
+        """Hand a batch to every backend; add what was lost to ``losses``.
+
+        Returns:
+            The spans of the batch every backend took (``exported``).
+        """
+        records = self._records(batch, losses)
         if not records:
-            return
-        lost_by: dict[str, int] = {}  # reason -> spans, summed over the backends
+            return 0
+        # (runner, outcome, the spans it lost by reason)
+        failed: list[tuple[BackendRunner, Any, dict[str, int]]] = []
         whole = len(records)
         for runner in self.runners:
-            outcome = runner.call("export", records)
+            outcome = self._call(runner, "export", records)
             if outcome == OK:
                 continue
             if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
                 self.failures += 1
                 raise outcome  # SystemExit & co.: end the exporter thread (restarted)
             if outcome in (TIMEOUT, STUCK):
-                losses = {"timeout": whole}
+                mine = {"timeout": whole}
             elif isinstance(outcome, StorageFull):
-                losses = {"storage_full": whole}
+                mine = {"storage_full": whole}
             elif isinstance(outcome, BatchDropped):
                 # a backend may drop part of a batch, for one reason or several
-                losses = outcome.counts or {
+                mine = outcome.counts or {
                     outcome.reason: whole if outcome.count is None else outcome.count
                 }
             else:
-                losses = {"backend_error": whole}
-            for reason, count in losses.items():
-                lost_by[reason] = lost_by.get(reason, 0) + max(0, min(count, whole))
-            self._log_backend_failure(runner, "export", outcome)
-        if not lost_by:
-            self.exported += whole
-            return
+                mine = {"backend_error": whole}
+            mine = {r: max(0, min(n, whole)) for r, n in mine.items()}
+            failed.append((runner, outcome, mine))
+        if not failed:
+            return whole
         self.failures += 1
-        if self._inflight_counted:  # shutdown already counted this batch as timed out
-            return
+        lost_by: dict[str, int] = {}  # reason -> spans, summed over the backends
+        for _runner, _outcome, mine in failed:
+            for reason, count in mine.items():
+                lost_by[reason] = lost_by.get(reason, 0) + count
         if sum(lost_by.values()) > whole:
             # Several backends lost spans and they overlap: the whole batch counts
             # once, under the one reason they share, else as backend_error.
             reasons = [r for r, n in lost_by.items() if n]
             lost_by = {reasons[0] if len(reasons) == 1 else "backend_error": whole}
         for reason, count in lost_by.items():
-            self.dropped[reason] = self.dropped.get(reason, 0) + count
-        self.exported += whole - sum(lost_by.values())
+            losses[reason] = losses.get(reason, 0) + count
+        self._report_export_failures(failed, lost_by)
+        return whole - sum(lost_by.values())
 
-    def _records(self, batch: list[Span]) -> list[dict[str, Any]]:
-        """Spans -> records through the processors (a record per span, or a count)."""
+    def _report_export_failures(
+        self,
+        failed: list[tuple[BackendRunner, Any, dict[str, int]]],
+        lost_by: Mapping[str, int],
+    ) -> None:
+        """The first drop of a reason names the backend that caused it; others log once."""
+        told: set[int] = set()  # runners a drop notice named just now
+        for reason, count in lost_by.items():
+            if not count:
+                continue
+            culprit = next((f for f in failed if f[2].get(reason)), failed[0])
+            runner, outcome = culprit[0], culprit[1]
+            why = f"backend {runner.name} {self._failure_detail(runner, outcome)} during export"
+            if self._notice(reason, count, why):
+                told.add(id(runner))
+                _guard.mark_logged(self._failure_key(runner, "export", outcome))
+        for runner, outcome, _mine in failed:
+            if id(runner) not in told:
+                self._log_backend_failure(runner, "export", outcome)
+
+    def _records(self, batch: list[Span], losses: dict[str, int]) -> list[dict[str, Any]]:
+        """Spans -> records through the processors (a record per span, or a loss in ``losses``)."""
         records = []
         opts = self.options
         half_cap = opts.limits.max_record_bytes // 2
@@ -265,7 +415,7 @@ class Pipeline:
                 record: dict[str, Any] | None = to_record(span, opts.project, opts)
             except Exception as exc:
                 _guard.internal_error(exc, "pipeline.to_record", reraise=False)
-                self._drop("backend_error", 1, "a span could not be converted to a record")
+                self._lose(losses, "backend_error", "a span could not be converted to a record")
                 continue
             try:
                 for processor in opts.processors:
@@ -273,38 +423,51 @@ class Pipeline:
                         break
                     record = processor(record)
             except Exception as exc:
-                self._drop(
+                self._lose(
+                    losses,
                     "processor_error",
-                    1,
-                    f"a processor raised {type(exc).__name__}; its records are dropped",
+                    f"a processor (init(redact=...)) raised {type(exc).__name__}",
                 )
                 continue
             if record is None:
-                self._drop("filtered", 1, "a processor dropped spans")
+                self._lose(losses, "filtered", "a processor (init(redact=...)) returned None")
                 continue
             if span._size > half_cap and _processors.enforce_record_size(record, opts.limits):
-                self._drop("oversize", 1, "span payload over the record size cap was cut")
+                # a mark, not a loss: the cut record is exported (D101)
+                self._drop("oversize", 1, "a span payload over max_record_bytes was cut")
             records.append(record)
         return records
 
-    def _log_backend_failure(self, runner: BackendRunner, verb: str, outcome: Any) -> None:
-        what = outcome if isinstance(outcome, str) else type(outcome).__name__
+    def _lose(self, losses: dict[str, int], reason: str, why: str) -> None:
+        losses[reason] = losses.get(reason, 0) + 1
+        self._notice(reason, 1, why)
+
+    @staticmethod
+    def _failure_detail(runner: BackendRunner, outcome: Any) -> str:
         if outcome in (TIMEOUT, STUCK):
-            detail = f"did not return within {runner.timeout:g} s"
-        elif isinstance(outcome, BatchDropped):
-            # once per reason, with the backend's explanation (status, endpoint)
-            what = f"{what}({outcome.reason})"
-            detail = f"raised {what}: {outcome}"
-        else:
-            detail = f"raised {what}"
+            return f"did not return within {runner.timeout:g} s"
+        what = outcome if isinstance(outcome, str) else type(outcome).__name__
+        if isinstance(outcome, BatchDropped):
+            # with the backend's explanation (status, endpoint)
+            return f"raised {what}({outcome.reason}): {outcome}"
+        return f"raised {what}"
+
+    @staticmethod
+    def _failure_key(runner: BackendRunner, verb: str, outcome: Any) -> str:
+        what = outcome if isinstance(outcome, str) else type(outcome).__name__
+        if isinstance(outcome, BatchDropped):
+            what = f"{what}({outcome.reason})"  # once per reason
+        return f"backend:{runner.name}:{verb}:{what}"
+
+    def _log_backend_failure(self, runner: BackendRunner, verb: str, outcome: Any) -> None:
         consequence = (
             "spans dropped and counted (tracekit.stats())" if verb == "export" else "ignored"
         )
         _guard.log_once(
-            f"backend:{runner.name}:{verb}:{what}",
+            self._failure_key(runner, verb, outcome),
             "tracekit backend %s %s during %s; %s",
             runner.name,
-            detail,
+            self._failure_detail(runner, outcome),
             verb,
             consequence,
         )
@@ -314,7 +477,9 @@ class Pipeline:
         if asked == self._flush_done:
             return
         for runner in self.runners:
-            outcome = runner.call("flush")
+            if self._given_up:
+                return
+            outcome = self._call(runner, "flush")
             if outcome != OK:
                 self.failures += 1
                 self._log_backend_failure(runner, "flush", outcome)
@@ -343,7 +508,9 @@ class Pipeline:
                 records.append(record)
                 announced.add(span._span_id)
         for runner in self.started_runners if records else ():
-            outcome = runner.call("export_started", records)
+            if self._given_up:
+                return
+            outcome = self._call(runner, "export_started", records)
             if outcome != OK:
                 self._log_backend_failure(runner, "export_started", outcome)
 
@@ -370,12 +537,23 @@ class Pipeline:
                 "stack": "",
             }
             set_end_reason(span, "abandoned")
-            self._drop("abandoned", 1, "spans left open past the caps were exported as abandoned")
+            # a mark, not a loss: the span is exported (or dropped) like any other (D101)
+            self._drop(
+                "abandoned",
+                1,
+                f"a span still open past the caps ({opts.max_open_spans:,} open spans, "
+                f"{opts.max_span_age_s:g} s) was ended and exported unfinished",
+            )
             span.end_ns = runtime.clock()
             span._size = 256 + span._extra_size + payload_size(span._inputs)
             self.submit(span)
 
     # -- control -------------------------------------------------------------------
+
+    def _on_own_thread(self) -> bool:
+        """Called from inside a backend (the exporter or a runner thread)."""
+        me = threading.current_thread()
+        return me is self._thread or any(me is r.thread for r in self.runners)
 
     def flush(self, timeout: float) -> bool:
         """Export everything enqueued so far and flush the backends.
@@ -384,8 +562,7 @@ class Pipeline:
             True if that finished within ``timeout`` seconds with no backend
             failing; False otherwise (the failures are counted in ``stats()``).
         """
-        me = threading.current_thread()
-        if me is self._thread or any(me is r.thread for r in self.runners):
+        if self._on_own_thread():
             return False  # called from a backend: waiting on ourselves would deadlock
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -408,50 +585,102 @@ class Pipeline:
                     continue
                 if self._stopping:
                     return False
-            self._start_worker()  # never started, or died: (re)start it
+            if not self._start_worker():  # never started, or died: (re)start it
+                return False
             self._wake.set()
 
     def shutdown(self, timeout: float) -> bool:
         """Stop accepting spans, export what is queued, close the backends.
+
+        The exporter thread does all of it (local backends' ``shutdown()``
+        included); this waits for it at most ``timeout`` seconds, then counts
+        what is still queued or in flight as ``timeout`` and returns (D100).
 
         Returns:
             True if everything was exported and closed within ``timeout``.
         """
         deadline = time.monotonic() + timeout
         self.closed = True
-        ok = True
+        with self._cond:
+            self._deadline = deadline
+            self._stopping = True
+            self._flush_asked += 1  # the backends are flushed before they are closed
+            failures = self.failures
         if self.started_runners and open_spans:
             # Spans still open at exit (a hung thread): stored as started, so a
             # store shows them as unfinished rather than losing them.
             self._announce_all = True
-            self._start_worker_if_needed()
-        if self._thread is not None or self._queue:
-            ok = self.flush(timeout)
-            self._stopping = True
-            self._wake.set()
-            thread = self._thread
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - time.monotonic()))
-                if thread.is_alive():
-                    ok = False
-        pending = len(self._queue)
-        if self._thread is not None and self._thread.is_alive():
-            pending += self._inflight  # held by a backend that did not return in time
-        if pending:
-            self._inflight_counted = True  # the exporter must not count them again
-            self._queue.clear()
-            self._drop(
-                "timeout", pending, "spans not exported by the shutdown deadline were dropped"
+        self._wake.set()
+        done = False
+        if not self._on_own_thread():
+            done = self._wait_closed(deadline)
+        with self._cond:
+            if not done:
+                self._given_up = True  # the exporter calls no backend again
+            left = 0
+            queue = self._queue
+            while queue:  # spans the exporter did not reach: taken here, once
+                try:
+                    span = queue.popleft()
+                except IndexError:
+                    break
+                left += 1
+                self._bytes_out += span._size
+            held = self._inflight - self._inflight_claimed  # the batch a backend holds
+            self._inflight_claimed += held
+            self._seq_out += left + held
+            if left + held:
+                self.dropped["timeout"] += left + held
+            calling = self._calling
+            self._cond.notify_all()
+        self._wake.set()  # an idle exporter sees _given_up and ends
+        if left + held:
+            why = f"not exported by the shutdown deadline ({timeout:.3g} s)"
+            if self._no_thread:
+                why = "not exported: no exporter thread could be started at interpreter exit"
+            elif calling is not None:
+                why += f" (backend {calling[0].name} still in {calling[1]}())"
+            self._notice("timeout", left + held, why)
+        if calling is not None and not done:
+            runner, verb = calling
+            _guard.log_once(
+                f"backend:{runner.name}:{verb}:shutdown-deadline",
+                "tracekit backend %s did not return from %s() by the shutdown deadline "
+                "(%.3g s); %s",
+                runner.name,
+                verb,
+                timeout,
+                "its spans were counted as timeout" if verb == "export" else "ignored",
             )
-        if self._thread is None or not self._thread.is_alive():
+        if not done:
             for runner in self.runners:
-                remaining = max(0.0, deadline - time.monotonic())
-                outcome = runner.call("shutdown", timeout=remaining)
-                if outcome != OK:
-                    ok = False
-                    self._log_backend_failure(runner, "shutdown", outcome)
                 runner.stop()
-        return ok
+        return done and not (left + held) and self.failures == failures
+
+    def _wait_closed(self, deadline: float) -> bool:
+        """Wait until the exporter closed every backend, at most until ``deadline``."""
+        while True:
+            with self._cond:
+                if self._closed_all:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if self._alive:
+                    self._cond.wait(remaining)  # notified after each batch and at the end
+                    continue
+            # Never started, or ended by a backend's BaseException: start it again.
+            if not self._start_worker(for_shutdown=True):
+                # No thread can be started (interpreter exit on Python 3.12): the
+                # calls are not made on this thread, which nothing could bound (D100).
+                self._no_thread = True
+                _guard.log_once(
+                    "shutdown:no-thread",
+                    "tracekit: no exporter thread could be started; the backends were not "
+                    "shut down",
+                )
+                return False
+            self._wake.set()
 
     def after_fork_in_child(self) -> None:
         """A forked child starts fresh: the parent's queue is the parent's to export."""
@@ -468,12 +697,17 @@ class Pipeline:
                     _guard.internal_error(exc, "pipeline.after_fork", reraise=False)
 
     def stats(self) -> dict[str, Any]:
-        """Counters for ``tracekit.stats()``."""
-        dropped_at_submit = self.dropped["queue_full"] + self.dropped["after_shutdown"]
-        dropped = dict(self.dropped)
+        """Counters for ``tracekit.stats()``: ``created == exported + lost(dropped) + pending``."""
+        with self._cond:  # one consistent snapshot of the exporter's and shutdown's counts
+            accepted = self._seq_in
+            settled = self._seq_out
+            exported = self.exported
+            dropped = dict(self.dropped)
+        late = 0
         for runner in self.runners:
             # Spans a backend accepted and lost later (a spooled batch the receiver
-            # refused): a value that changes, so read now (ReportsLateDrops).
+            # refused): a value that changes, so read now (ReportsLateDrops). They
+            # were counted exported: they move from there to their reason.
             later = getattr(runner.backend, "dropped_later", None)
             try:
                 items = list(later.items()) if isinstance(later, Mapping) else []
@@ -483,10 +717,11 @@ class Pipeline:
             for reason, count in items:
                 if isinstance(count, int) and not isinstance(count, bool):
                     dropped[str(reason)] = dropped.get(str(reason), 0) + count
+                    late += count
         return {
-            "created": self._seq_in + dropped_at_submit,
-            "exported": self.exported,
-            "pending": len(self._queue),
+            "created": accepted + dropped["queue_full"] + dropped["after_shutdown"],
+            "exported": max(0, exported - late),
+            "pending": accepted - settled,
             "open_spans": len(open_spans),
             "worker_restarts": self.worker_restarts,
             "dropped": dropped,
