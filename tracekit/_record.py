@@ -234,6 +234,12 @@ def encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
     :func:`encode_checked` says; the caller's reads of its fields (the
     store's columns) then agree with the text. Never raises.
     """
+    try:  # the common record, inline: this runs once per stored span
+        text, spans = _encode(record)
+        if "\\ud" not in text or _serialize.LONE_ESCAPE.search(text) is None:
+            return text, spans
+    except Exception:  # encode_checked repairs it, or makes a placeholder
+        pass
     text, spans, lost = encode_checked(record)
     if lost is not None:
         _guard.log_once(

@@ -187,40 +187,53 @@ def _bytes(value: bytes | bytearray | memoryview) -> str:
 # -- the careful walker -----------------------------------------------------------------
 
 
+_CHECK_EVERY = 1_000  # values converted between two reads of the clock
+
+
 class _Walk:
     """The state of one walk: its caps, the current path (cycles), what is left of its budget."""
 
-    __slots__ = ("deadline", "left", "limits", "max_chars", "path", "stopped", "tick")
+    __slots__ = (
+        "check_at",
+        "deadline",
+        "left",
+        "max_chars",
+        "max_depth",
+        "max_items",
+        "path",
+        "stopped",
+    )
 
     def __init__(self, limits: Limits) -> None:
-        self.limits = limits
         self.max_chars = limits.max_string_chars
+        self.max_depth = limits.max_depth
+        self.max_items = limits.max_items
         self.path: set[int] = set()
-        self.left = WALK_MAX_VALUES
+        self.left = WALK_MAX_VALUES  # values this walk may still convert
+        self.check_at = WALK_MAX_VALUES - _CHECK_EVERY  # ``left`` at which to look again
         self.deadline = _clock() + WALK_BUDGET_S
-        self.tick = 16
         self.stopped: str | None = None  # the marker left everywhere once the walk ran out
 
-    def over(self) -> bool:
-        """Whether the walk ran out of values or time (checked at containers and objects)."""
-        if self.stopped is not None:
-            return True
-        if self.left <= 0:
-            self.stopped = f"[truncated: walk over {WALK_MAX_VALUES} values]"
-            return True
-        self.tick -= 1
-        if self.tick <= 0:
-            self.tick = 16
-            if _clock() > self.deadline:
-                self.stopped = f"[truncated: walk over {WALK_BUDGET_S * 1000:g} ms]"
-                return True
-        return False
+    def over(self) -> str | None:
+        """The marker if the walk ran out of values or time, else None (``left <= check_at``)."""
+        if self.stopped is None:
+            if self.left <= 0:
+                self._stop(f"[truncated: walk over {WALK_MAX_VALUES} values]")
+            elif _clock() > self.deadline:
+                self._stop(f"[truncated: walk over {WALK_BUDGET_S * 1000:g} ms]")
+            else:
+                self.check_at = max(0, self.left - _CHECK_EVERY)
+        return self.stopped
 
     def timed_out(self) -> bool:
         """Read the clock now (after user code ran: a repr, a model_dump, an iterator)."""
         if self.stopped is None and _clock() > self.deadline:
-            self.stopped = f"[truncated: walk over {WALK_BUDGET_S * 1000:g} ms]"
+            self._stop(f"[truncated: walk over {WALK_BUDGET_S * 1000:g} ms]")
         return self.stopped is not None
+
+    def _stop(self, marker: str) -> None:
+        self.stopped = marker
+        self.check_at = 1 << 62  # every later container or object gets the marker at once
 
 
 def to_jsonable(value: Any, limits: Limits = DEFAULT_LIMITS) -> Any:
@@ -248,12 +261,12 @@ def _walk(value: Any, w: _Walk, depth: int) -> Any:
     if value is None or t is bool:
         return value
     if t is int:
-        return value if INT_MIN <= value <= INT_MAX else big_int(value)
+        return value if -9223372036854775808 <= value <= 9223372036854775807 else big_int(value)
     if t is float:
         return _float(value)
-    if depth >= w.limits.max_depth:
-        return f"[truncated: deeper than {w.limits.max_depth} levels]"
-    if w.over():
+    if depth >= w.max_depth:
+        return f"[truncated: deeper than {w.max_depth} levels]"
+    if w.left <= w.check_at and w.over() is not None:
         return w.stopped
     try:
         if t is not dict and t is not list:  # plain containers skip the type tests below
@@ -335,91 +348,115 @@ def _take(iterable: Any, w: _Walk, limit: int) -> tuple[list[Any], str | None]:
     return items, None
 
 
-def _walk_container(value: Any, t: type, w: _Walk, depth: int) -> Any:  # noqa: PLR0915 (one dispatch)
-    nxt = depth + 1
-    max_items = w.limits.max_items
-    max_chars = w.max_chars
-    if t is dict or issubclass(t, Mapping):
-        out: dict[str, Any] = {}
-        problem = None
-        if t is dict:  # exact: reading it runs no code of the caller's
-            pairs: Any = value.items()
-            size = len(value)
-        else:  # items() may be endless or raise: bounded, and kept up to the failure
-            pairs, problem = _take(value.items(), w, max_items)
-            size = len(pairs)
-        room = min(max_items, w.left)
-        for n, (k, v) in enumerate(pairs):
-            if n == room:
-                out["…"] = (
-                    f"[truncated: {size if t is dict else _count(value, n, max_items)} keys]"
-                    if n == max_items
-                    else w.stopped or f"[truncated: walk over {WALK_MAX_VALUES} values]"
-                )
-                break
-            # Plain keys and values inline: most traced mappings hold nothing else.
-            key = k if type(k) is str and k.isascii() else _key(k)
-            tv = type(v)
-            if (
-                (tv is str and len(v) <= max_chars and v.isascii())
-                or (tv is int and INT_MIN <= v <= INT_MAX)
-                or tv is bool
-                or v is None
-            ):
-                out[key] = v
-            else:
-                out[key] = converted = _walk(v, w, nxt)
-                if w.stopped is not None and converted is w.stopped:  # out of values or time
-                    out["…"] = converted
-                    break
-        w.left -= min(size, room)
-        if problem is not None:
-            out["…"] = problem
-        return out
+def _walk_container(value: Any, t: type, w: _Walk, depth: int) -> Any:
+    """Containers (exact ones first: they are most of what is traced) and other objects."""
+    if t is dict:
+        return _walk_mapping(value, t, w, depth + 1)
+    if t is list or t is tuple:
+        return _walk_sequence(value, t, w, depth + 1)
+    if issubclass(t, Mapping):
+        return _walk_mapping(value, t, w, depth + 1)
     if issubclass(t, tuple) and hasattr(t, "_asdict"):  # namedtuple
-        return _walk_container(value._asdict(), dict, w, depth)
-    if t is list or t is tuple or issubclass(t, _SEQUENCES):
-        problem = None
-        if t is list or t is tuple:  # exact: cannot run code of the caller's
-            items = value[: max_items + 1]
-            total = len(value)
-        elif t is set or t is frozenset or t is _deque:
-            items = list(value)  # exact: cannot run code of the caller's
-            total = len(items)
-        else:
-            items, problem = _take(value, w, max_items)
-            total = len(items)
-        if issubclass(t, (set, frozenset)):
-            try:
-                items.sort()
-            except Exception:
-                pass
-            items = items[: max_items + 1]
-        room = min(max_items, w.left)
-        out_list = [
-            v
-            if ((tv := type(v)) is str and len(v) <= max_chars and v.isascii())
-            or (tv is int and INT_MIN <= v <= INT_MAX)
+        return _walk_mapping(value._asdict(), dict, w, depth + 1)
+    if issubclass(t, _SEQUENCES):
+        return _walk_sequence(value, t, w, depth + 1)
+    return _walk_object(value, t, w, depth)
+
+
+# The inline tests below spell INT_MIN/INT_MAX out: constants cost less than globals.
+
+
+def _walk_mapping(value: Any, t: type, w: _Walk, nxt: int) -> dict[str, Any]:
+    max_items = w.max_items
+    max_chars = w.max_chars
+    out: dict[str, Any] = {}
+    problem = None
+    if t is dict:  # exact: reading it runs no code of the caller's
+        pairs: Any = value.items()
+        size = len(value)
+    else:  # items() may be endless or raise: bounded, and kept up to the failure
+        pairs, problem = _take(value.items(), w, max_items)
+        size = len(pairs)
+    room = min(max_items, w.left)
+    for n, (k, v) in enumerate(pairs):
+        if n == room:
+            out["…"] = (
+                f"[truncated: {size if t is dict else _count(value, n, max_items)} keys]"
+                if n == max_items
+                else w.stopped or f"[truncated: walk over {WALK_MAX_VALUES} values]"
+            )
+            break
+        # Plain keys and values inline: most traced mappings hold nothing else.
+        key = k if type(k) is str and k.isascii() else _key(k)
+        tv = type(v)
+        if (
+            (tv is str and len(v) <= max_chars and v.isascii())
+            or (tv is int and -9223372036854775808 <= v <= 9223372036854775807)
             or tv is bool
             or v is None
-            else _walk(v, w, nxt)
-            for v in items[:room]
-        ]
-        stopped = w.stopped
-        if stopped is not None and stopped in out_list:  # out of values or time: cut there
-            del out_list[out_list.index(stopped) + 1 :]
-            return out_list
-        w.left -= len(out_list)
-        if problem is not None:
-            out_list.append(problem)
-        elif total > room:
-            if room < max_items:
-                out_list.append(w.stopped or f"[truncated: walk over {WALK_MAX_VALUES} values]")
-            elif t is list or t is tuple or t is set or t is frozenset or t is _deque:
-                out_list.append(f"[truncated: {total} items]")
-            else:
-                out_list.append(f"[truncated: {_count(value, total, max_items)} items]")
-        return out_list
+        ):
+            out[key] = v
+        else:
+            out[key] = converted = _walk(v, w, nxt)
+            if w.stopped is not None and converted is w.stopped:  # out of values or time
+                out["…"] = converted
+                break
+    w.left -= min(size, room)
+    if problem is not None:
+        out["…"] = problem
+    return out
+
+
+def _walk_sequence(value: Any, t: type, w: _Walk, nxt: int) -> list[Any]:
+    max_items = w.max_items
+    max_chars = w.max_chars
+    problem = None
+    exact = t is list or t is tuple
+    if exact:  # cannot run code of the caller's
+        items = value[: max_items + 1]
+        total = len(value)
+    elif t is set or t is frozenset or t is _deque:
+        exact = True
+        items = list(value)  # exact: cannot run code of the caller's
+        total = len(items)
+    else:
+        items, problem = _take(value, w, max_items)
+        total = len(items)
+    if t is set or t is frozenset or (not exact and issubclass(t, (set, frozenset))):
+        try:
+            items.sort()
+        except Exception:
+            pass
+        items = items[: max_items + 1]
+    room = min(max_items, w.left)
+    out = [
+        v
+        if ((tv := type(v)) is str and len(v) <= max_chars and v.isascii())
+        or (tv is int and -9223372036854775808 <= v <= 9223372036854775807)
+        or tv is bool
+        or v is None
+        else _walk(v, w, nxt)
+        for v in items[:room]
+    ]
+    stopped = w.stopped
+    if stopped is not None and stopped in out:  # out of values or time: cut there
+        del out[out.index(stopped) + 1 :]
+        return out
+    w.left -= len(out)
+    if problem is not None:
+        out.append(problem)
+    elif total > room:
+        if room < max_items:
+            out.append(f"[truncated: walk over {WALK_MAX_VALUES} values]")
+        elif exact:
+            out.append(f"[truncated: {total} items]")
+        else:
+            out.append(f"[truncated: {_count(value, total, max_items)} items]")
+    return out
+
+
+def _walk_object(value: Any, t: type, w: _Walk, depth: int) -> Any:
+    """Dataclasses, pydantic models, exceptions, and anything else by its repr."""
     if dataclasses.is_dataclass(t) and not issubclass(t, type):
         out = {"__type__": t.__qualname__}
         for f in dataclasses.fields(t):
@@ -428,7 +465,7 @@ def _walk_container(value: Any, t: type, w: _Walk, depth: int) -> Any:  # noqa: 
             except Exception as exc:  # a hostile __getattribute__: this field only
                 out[f.name] = unreadable(exc)
                 continue
-            out[f.name] = _walk(field, w, nxt)
+            out[f.name] = _walk(field, w, depth + 1)
         return out
     dumped = _model_dump(value, t)
     if w.timed_out():
@@ -436,10 +473,10 @@ def _walk_container(value: Any, t: type, w: _Walk, depth: int) -> Any:  # noqa: 
     if dumped is not _MISSING:
         return _walk(dumped, w, depth)
     if issubclass(t, BaseException):
-        return {"__type__": t.__qualname__, "message": _walk(_safe_str(value), w, nxt)}
+        return {"__type__": t.__qualname__, "message": _walk(_safe_str(value), w, depth + 1)}
     text = _safe_repr(value)
     w.timed_out()
-    return _text(text, max_chars)
+    return _text(text, w.max_chars)
 
 
 _MISSING = object()
@@ -523,27 +560,13 @@ def _encoder_safe(value: Any) -> bool:
     else. Values of other types make the encoder fail anyway.
     """
     t = type(value)
-    if t is dict:
-        for item in value.values():  # an exact dict: reading it runs nothing
-            ti = type(item)
-            if ti in _PLAIN:
-                continue
-            if ti is not list and ti is not dict and ti is not tuple:
-                return False
-            try:
-                _marshal(item, 2)
-            except Exception:  # a subclass, an object, or too deep
-                return False
+    if t is dict or t is list or t is tuple:
+        try:
+            _marshal(value)
+        except Exception:  # a subclass, an object, too deep (a cycle)
+            return False
         return True
-    if t in _PLAIN:
-        return True
-    if t is not list and t is not tuple:
-        return False
-    try:
-        _marshal(value, 2)
-    except Exception:
-        return False
-    return True
+    return t in _PLAIN
 
 
 def snapshot(value: Any, limits: Limits = DEFAULT_LIMITS) -> str:
