@@ -335,8 +335,10 @@ def unencodable_start(record):
 
 def test_a_record_that_cannot_be_repaired_becomes_a_counted_placeholder(tmp_path, monkeypatch):
     stdout = strict_stdout(monkeypatch)
-    lines = tmp_path / "spans.jsonl"
-    tracekit.init([JsonlBackend(lines), ConsoleBackend()], redact=unencodable_start)
+    lines, db = tmp_path / "spans.jsonl", tmp_path / "traces.db"
+    tracekit.init(
+        [JsonlBackend(lines), ConsoleBackend(), f"sqlite:///{db}"], redact=unencodable_start
+    )
 
     @tracekit.agent
     def agent():
@@ -360,6 +362,11 @@ def test_a_record_that_cannot_be_repaired_becomes_a_counted_placeholder(tmp_path
     assert "could not be encoded" in broken["attributes"]["tracekit.unencodable"]
     stdout.flush()
     assert "TOOL broken" in stdout.buffer.getvalue().decode("utf-8")
+    with Store(db) as store:
+        (trace,) = store.list_traces().traces
+        stored = {r["name"]: r for r in store.get_trace(trace.trace_id)}
+    assert stored["broken"]["parent_id"] == stored["agent"]["span_id"]
+    assert trace.span_count == 4
     stats = tracekit.stats()
     assert stats["dropped"]["unencodable"] == 1
     assert stats["exported"] == 3

@@ -269,9 +269,10 @@ def encode_checked(record: Any) -> tuple[str, tuple[int, int, int, int], str | N
         raise UnicodeError("lone surrogate")  # escaped in the text, refused by UTF-8
     except Exception as exc:
         fixed, lost = encodable(record, exc)
-    if type(record) is dict:
-        record.clear()
+    if type(record) is dict:  # in place, never empty meanwhile (another backend's thread)
         record.update(fixed)
+        for key in [key for key in record if key not in fixed]:
+            del record[key]
     text, spans = _encode(fixed)
     return text, spans, lost
 
