@@ -34,6 +34,7 @@ RECORD_ATTRIBUTE_KEYS = {
     "tracekit.end_reason",
     "tracekit.kind",
     "tracekit.pid",
+    "tracekit.unencodable",
     "tracekit.usage_counted_below",
 }
 

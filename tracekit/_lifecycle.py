@@ -15,7 +15,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from tracekit import _serialize
 from tracekit._span import (
     CANCELLED,
     CLOSED,
@@ -23,6 +22,7 @@ from tracekit._span import (
     NON_RECORDING,
     Span,
     SpanKind,
+    freeze_mapping,
     kind_name,
     set_end_reason,
     set_error,
@@ -97,7 +97,7 @@ def open_span(
         return NON_RECORDING
     frozen = None
     if inputs is not None and runtime.capture_inputs:
-        frozen = _serialize.freeze(dict(inputs), runtime.limits)
+        frozen = freeze_mapping(inputs, "input")  # a hostile mapping is read bounded
     return start_span(name, kind_name(kind), parent, frozen)
 
 

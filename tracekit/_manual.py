@@ -10,7 +10,7 @@ from typing import Any
 from tracekit import _guard, _serialize
 from tracekit._context import CURRENT, restore
 from tracekit._lifecycle import finish, open_span
-from tracekit._span import NON_RECORDING, Span, SpanKind, kind_name
+from tracekit._span import NON_RECORDING, Span, SpanKind, _as_dict, kind_name
 from tracekit._state import ENABLED
 
 
@@ -62,8 +62,8 @@ class SpanScope:
                     return span  # tracing off, or inside an unrecorded trace already
                 # A new trace sampled out: current for the block, so nothing in it
                 # starts a trace of its own.
-            else:
-                for key, value in (self._metadata or {}).items():
+            elif self._metadata is not None:
+                for key, value in _as_dict(self._metadata, "metadata").items():
                     span.set_attribute(key, value)
         except Exception as exc:
             _guard.internal_error(exc, "span.enter")

@@ -28,25 +28,44 @@ from tracekit._redact import (
     redact_string,
     value_is_set,
 )
-from tracekit._serialize import Limits, cut_string, to_jsonable
+from tracekit._serialize import (
+    INT_MAX,
+    INT_MIN,
+    LONE_ESCAPE,
+    Limits,
+    big_int,
+    clean_text,
+    cut_string,
+    to_jsonable,
+)
 
 Record = dict[str, Any]
 Processor = Callable[[Record], "Record | None"]
 
 
-def _clean(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
-    """One pass over loaded JSON data: cut to the caps, make floats valid, redact."""
-    if isinstance(value, str):
+def _clean(value: Any, limits: Limits, redact: bool, depth: int, repair: bool = True) -> Any:
+    r"""One pass over loaded JSON data: cut to the caps, make it encodable, redact.
+
+    ``repair`` False says no string can hold a lone surrogate (the JSON text
+    it was loaded from had no lone ``\\udXXX`` escape): non-ASCII strings
+    then skip the search for one.
+    """
+    t = type(value)
+    if t is str:
         if len(value) > limits.max_string_chars:
             value = cut_string(value, limits.max_string_chars)
+        if repair and not value.isascii():
+            value = clean_text(value)
         return redact_string(value) if redact else value
-    if isinstance(value, float):
+    if t is int:
+        return value if INT_MIN <= value <= INT_MAX else big_int(value)
+    if t is float:
         return to_jsonable(value, limits)  # NaN / Infinity -> text
-    if not isinstance(value, (dict, list)):
-        return value
+    if t is not dict and t is not list:
+        return value if t is bool or value is None else to_jsonable(value, limits)
     if depth >= limits.max_depth:
         return f"[truncated: deeper than {limits.max_depth} levels]"
-    if isinstance(value, dict):
+    if t is dict:
         out: dict[str, Any] = {}
         for i, (k, v) in enumerate(value.items()):
             if i == limits.max_items:
@@ -54,12 +73,14 @@ def _clean(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
                 marker = value.get("…") if len(value) == limits.max_items + 1 else None
                 out["…"] = marker if isinstance(marker, str) else f"[truncated: {len(value)} keys]"
                 break
+            if repair and not k.isascii():
+                k = clean_text(k)  # noqa: PLW2901 (the key, repaired)
             if redact and value_is_set(v) and is_secret_key(k):
                 out[k] = REDACTED
             else:
-                out[k] = _clean(v, limits, redact, depth + 1)
+                out[k] = _clean(v, limits, redact, depth + 1, repair)
         return out
-    cut = [_clean(v, limits, redact, depth + 1) for v in value[: limits.max_items]]
+    cut = [_clean(v, limits, redact, depth + 1, repair) for v in value[: limits.max_items]]
     if len(value) > limits.max_items:
         last = value[-1]
         already_cut = (
@@ -73,7 +94,7 @@ def _clean(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
 
 
 def clean(value: Any, limits: Limits, redact: bool) -> Any:
-    """Cut ``value`` (JSON data) to the caps and redact it; returns new data."""
+    """Cut ``value`` (JSON data) to the caps, make it encodable and redact it; returns new data."""
     return _clean(value, limits, redact, 0)
 
 
@@ -88,39 +109,52 @@ def prepare_payload(
         redact: whether built-in redaction applies.
 
     Returns:
-        A JSON-safe dict within the caps (never raises).
+        A JSON-safe dict within the caps, with no lone surrogate and no int
+        beyond 64 bits (never raises).
     """
     if not payload:
         return {}
-    if isinstance(payload, dict):
+    if isinstance(payload, dict):  # ours: an exact dict or str
         # Plain values only (see _serialize.freeze): one flat loop, in place.
         if len(payload) > limits.max_items:
             return clean(payload, limits, redact)  # type: ignore[no-any-return]
         max_chars = limits.max_string_chars
         cache = _key_cache
+        odd_keys = None
         for k, v in payload.items():
             t = type(v)
             if t is str:
-                if len(v) > max_chars:
-                    payload[k] = cut_string(v, max_chars)
-                if redact and len(v) >= MIN_SECRET_LEN:
-                    payload[k] = redact_string(payload[k])
+                text = v
+                if len(text) > max_chars:
+                    payload[k] = text = cut_string(text, max_chars)
+                if not text.isascii():
+                    payload[k] = text = clean_text(text)
+                if redact and len(text) >= MIN_SECRET_LEN:
+                    payload[k] = redact_string(text)
+            elif t is int:
+                if not INT_MIN <= v <= INT_MAX:
+                    payload[k] = big_int(v)
             elif t is float and not math.isfinite(v):
                 payload[k] = to_jsonable(v, limits)
             elif t is list:  # a generator's plain items
                 payload[k] = _clean(v, limits, redact, 1)
+            if not k.isascii():
+                odd_keys = [*(odd_keys or ()), k]
             if redact:
                 secret = cache.get(k)
                 if secret is None:
                     secret = is_secret_key(k)
                 if secret and value_is_set(v):
                     payload[k] = REDACTED
+        if odd_keys:  # a **kwargs name with a lone surrogate: rebuilt, in order
+            return {clean_text(k): v for k, v in payload.items()}
         return payload
     try:
         value = json.loads(payload)
     except Exception:
         return {"…": "[unreadable payload]"}
-    value = _clean(value, limits, redact, 0)
+    repair = "\\ud" in payload and LONE_ESCAPE.search(payload) is not None
+    value = _clean(value, limits, redact, 0, repair)
     return value if isinstance(value, dict) else {"output": value}
 
 

@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeGuard
 
-from tracekit import _guard, _processors, _redact
+from tracekit import _guard, _processors, _redact, _serialize, _state
 from tracekit._span import IN_CLEAN, OUT_CLEAN, Span
 
 if TYPE_CHECKING:
@@ -100,12 +100,17 @@ def to_record(span: Span, project: str, options: Options) -> dict[str, Any]:
     limits = options.limits
     redact = options.redact
     flags = span._flags
+    name = span.name
+    if type(name) is not str or not name.isascii():  # an adapter's name: any text (D97)
+        name = _serialize.safe_str(name)
+    if type(project) is not str or not project.isascii():
+        project = _serialize.safe_str(project)
     # Written out rather than through empty_record: this runs once per span.
     record: dict[str, Any] = {
         "trace_id": _trace_hex(span._trace_id),
         "span_id": "%016x" % span._span_id,  # noqa: UP031
         "parent_id": "%016x" % span._parent_id if span._parent_id else None,  # noqa: UP031
-        "name": span.name,
+        "name": name,
         "kind": span.kind,
         "project": project,
         "start_ns": span.start_ns,
@@ -152,9 +157,9 @@ def started_record(span: Span, options: Options) -> dict[str, Any] | None:
             "trace_id": _trace_hex(span._trace_id),
             "span_id": "%016x" % span._span_id,  # noqa: UP031
             "parent_id": "%016x" % parent_id if parent_id else None,  # noqa: UP031
-            "name": span.name,
+            "name": _serialize.safe_str(span.name),
             "kind": span.kind,
-            "project": options.project,
+            "project": _serialize.safe_str(options.project),
             "start_ns": span.start_ns,
             "end_ns": None,
             "status": "RUNNING",
@@ -222,7 +227,69 @@ def encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
     sqlite store search payloads inside the record without keeping a second
     copy. A record whose keys are not ``RECORD_KEYS`` in order (a processor
     added or reordered fields) is encoded whole, with offsets covering it all.
+
+    A record that cannot be encoded as it is (a processor put a value JSON
+    has no form for, a lone surrogate or an int of more than 4,300 digits in
+    it) is repaired in place, or replaced in place by a placeholder, as
+    :func:`encode_checked` says; the caller's reads of its fields (the
+    store's columns) then agree with the text. Never raises.
     """
+    try:  # the common record, inline: this runs once per stored span
+        text, spans = _encode(record)
+        if not _state.config.options.processors or not _lone_escape(text):
+            return text, spans
+    except Exception:  # encode_checked repairs it, or makes a placeholder
+        pass
+    text, spans, lost = encode_checked(record)
+    if lost is not None:
+        _guard.log_once(
+            "record:unencodable",
+            "tracekit: a span record could not be encoded (%s); stored as a placeholder",
+            lost,
+        )
+    return text, spans
+
+
+def _lone_escape(text: str) -> bool:
+    r"""Whether JSON text (ASCII) holds a lone surrogate's ``\udXXX`` escape.
+
+    Only a user processor can put a lone surrogate back into a record
+    (``to_record`` and the setters remove them), so the check runs only
+    when one is configured: about 0.4 µs per KB of text (a backslash search
+    first, then a regular expression).
+    """
+    return "\\" in text and _serialize.LONE_ESCAPE.search(text) is not None
+
+
+def encode_checked(record: Any) -> tuple[str, tuple[int, int, int, int], str | None]:
+    r""":func:`encode`, and why the record was replaced by a :func:`placeholder` (None if not).
+
+    With a user processor configured, the text is also checked for a lone
+    surrogate (escaped as ``\udXXX`` in the text, it would be refused as
+    UTF-8 by a column or a reader: :func:`_lone_escape`). A record that
+    fails is repaired (:func:`repair`) or, when
+    even that cannot be encoded, replaced by a placeholder; a ``dict`` is
+    changed in place to what was encoded. Never raises.
+    """
+    try:
+        if type(record) is not dict:
+            raise TypeError("not a dict")
+        text, spans = _encode(record)
+        if not _state.config.options.processors or not _lone_escape(text):
+            return text, spans, None
+        raise UnicodeError("lone surrogate")  # escaped in the text, refused by UTF-8
+    except Exception as exc:
+        fixed, lost = encodable(record, exc)
+    if type(record) is dict:  # in place, never empty meanwhile (another backend's thread)
+        record.update(fixed)
+        for key in [key for key in record if key not in fixed]:
+            del record[key]
+    text, spans = _encode(fixed)
+    return text, spans, lost
+
+
+def _encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
+    """:func:`encode` of a record that can be encoded (raises otherwise)."""
     if tuple(record) != RECORD_KEYS:
         text = _encode_json(record)
         return text, (1, len(text), 1, 0)
@@ -244,6 +311,123 @@ def encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
     out_start = in_start + len(inputs) + len(',"outputs":')
     text = f'{head}{inputs},"outputs":{outputs}{tail}'
     return text, (in_start, len(inputs), out_start, len(outputs))
+
+
+# -- records a backend cannot encode (D97-D99) -------------------------------------------
+
+UNENCODABLE = "unencodable"
+"""The drop reason of a span whose record was replaced by a :func:`placeholder`."""
+
+
+def repair(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``record`` that every backend can encode, or raise.
+
+    Each field goes through the careful walker (``_serialize.to_jsonable``):
+    lone surrogates become U+FFFD, ints beyond 64 bits a marker string,
+    values JSON has no form for their conversion, NaN text; keys become
+    strings. The record fields come first, in ``RECORD_KEYS`` order.
+    """
+    to_jsonable = _serialize.to_jsonable
+    out = {key: to_jsonable(record[key]) for key in RECORD_KEYS if key in record}
+    for key in ("name", "project"):
+        if key in out and type(out[key]) is not str:
+            out[key] = _serialize.safe_str(out[key])
+    for key, value in record.items():
+        if key not in out:
+            out[_serialize.safe_str(key)] = to_jsonable(value)
+    return out
+
+
+def _field(record: Any, key: str) -> Any:
+    try:
+        return record.get(key)
+    except Exception:
+        return None
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def _hex_id(value: Any, digits: int) -> str | None:
+    if type(value) is str and len(value) == digits and _HEX_DIGITS.issuperset(value):
+        return value
+    return None
+
+
+def _ns(value: Any) -> int | None:
+    return value if type(value) is int and 0 <= value <= _serialize.INT_MAX else None
+
+
+def _text(value: Any, default: str) -> str:
+    return default if value is None else _serialize.safe_str(value)[:1024]
+
+
+def placeholder(record: Any, why: str) -> dict[str, Any]:
+    """The record stored instead of one that cannot be encoded even after :func:`repair`.
+
+    It keeps what holds the tree together (ids, parent, name, kind, project,
+    times, status, the error's type), says in
+    ``attributes["tracekit.unencodable"]`` what was lost and why, and has
+    markers for payloads. Never raises.
+    """
+    marker = f"[unencodable: {why}]"
+    note = (
+        f"the span record could not be encoded ({why}): its inputs, outputs, model, "
+        "usage, attributes, events and error message were dropped"
+    )
+    try:
+        status = _field(record, "status")
+        if type(status) is not str or status not in ("OK", "ERROR", "RUNNING"):
+            status = "ERROR"
+        kind = _field(record, "kind")
+        if type(kind) is not str or not (kind.isascii() and kind.isupper()):
+            kind = "CHAIN"
+        start = _ns(_field(record, "start_ns")) or 0
+        end = _ns(_field(record, "end_ns"))
+        error = _field(record, "error")
+        error_type = _field(error, "type") if issubclass(type(error), Mapping) else None
+        return empty_record(
+            trace_id=_hex_id(_field(record, "trace_id"), 32) or "0" * 32,
+            span_id=_hex_id(_field(record, "span_id"), 16) or "0" * 16,
+            parent_id=_hex_id(_field(record, "parent_id"), 16),
+            name=_text(_field(record, "name"), "span"),
+            kind=kind,
+            project=_text(_field(record, "project"), "default"),
+            start_ns=start,
+            end_ns=None if status == "RUNNING" else (start if end is None else end),
+            status=status,
+            error=None
+            if status != "ERROR"
+            else {"type": _text(error_type, "Error"), "message": marker, "stack": ""},
+            inputs={"…": marker},
+            outputs={"…": marker},
+            attributes={"tracekit.unencodable": note},
+        )
+    except Exception:  # nothing known gets here
+        return empty_record(
+            trace_id="0" * 32,
+            span_id="0" * 16,
+            name="(unencodable span record)",
+            status="ERROR",
+            error={"type": "Unencodable", "message": marker, "stack": ""},
+            attributes={"tracekit.unencodable": note},
+        )
+
+
+def encodable(record: Any, exc: BaseException) -> tuple[dict[str, Any], str | None]:
+    """What to store for a record whose encoding raised ``exc``: its repair, or a placeholder.
+
+    Returns the record to store and, for a placeholder, why (else None).
+    Never raises.
+    """
+    why = type(exc).__name__
+    try:
+        fixed = repair(record)
+        _encode(fixed)  # the strictest encoder of the backends' (no NaN, ASCII)
+        return fixed, None
+    except Exception as again:
+        why = f"{why}, then {type(again).__name__}"
+    return placeholder(record, why), why
 
 
 # -- the tree ---------------------------------------------------------------------------

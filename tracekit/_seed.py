@@ -26,7 +26,7 @@ def log(root: Span) -> None:
     Args:
         root: the root of a tree built with ``Span(...)``/``add_child_span``.
     """
-    if not ENABLED or not isinstance(root, Span) or root.end_ns:
+    if not ENABLED or not issubclass(type(root), Span) or root.end_ns:
         return
     parent = CURRENT.get()
     if parent is NON_RECORDING:

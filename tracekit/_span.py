@@ -16,9 +16,10 @@ import enum
 import json
 import traceback
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any
 
-from tracekit import _serialize
+from tracekit import _guard, _serialize
 from tracekit._state import runtime
 
 
@@ -155,29 +156,39 @@ class Span:
         """
         setup(
             self,
-            name if name is not None else "span",
+            _serialize.safe_str(name) if name is not None else "span",
             kind_name(span_kind) if span_kind is not None else "CHAIN",
             0,
             0,
             _parse_id(span_id) if span_id else (runtime.new_id(64) or 1),
             None,
-            start_time_ms * 1_000_000 if start_time_ms is not None else runtime.clock(),
+            _ms_to_ns(start_time_ms) if start_time_ms is not None else runtime.clock(),
         )
         if end_time_ms is not None:
-            self._planned_end_ns = end_time_ms * 1_000_000
-        if status_code is not None and status_code.upper() == "ERROR":
+            self._planned_end_ns = _ms_to_ns(end_time_ms)
+        if status_code is not None and _serialize.safe_str(status_code).upper() == "ERROR":
             self._status = "ERROR"
-            self._error = {"type": "Error", "message": status_message or "", "stack": ""}
-        for key, value in (attributes or {}).items():
-            self.set_attribute(key, value)
-        for result in results or ():
-            pair = (
-                result
-                if isinstance(result, tuple)
-                else (getattr(result, "inputs", None), getattr(result, "outputs", None))
+            message = "" if status_message is None else _serialize.safe_str(status_message)
+            message = _serialize.cut_string(message, runtime.limits.max_string_chars)
+            self._error = {"type": "Error", "message": message, "stack": ""}
+        if attributes is not None:
+            for key, value in _as_dict(attributes, "attributes").items():
+                self.set_attribute(key, value)
+        cap = runtime.limits.max_items
+        for result in _first(results, cap):
+            try:
+                pair = (
+                    result
+                    if issubclass(type(result), tuple)
+                    else (getattr(result, "inputs", None), getattr(result, "outputs", None))
+                )
+                result_in, result_out = pair[0], pair[1]
+            except Exception as exc:  # a hostile result object: a placeholder for it
+                result_in = result_out = {"…": _serialize.unreadable(exc)}
+            self.add_named_result(
+                {} if result_in is None else result_in, {} if result_out is None else result_out
             )
-            self.add_named_result(pair[0] or {}, pair[1] or {})
-        for child in child_spans or ():
+        for child in _first(child_spans, cap):
             self.add_child_span(child)
         if inputs is not None:
             self.set_inputs(inputs)
@@ -216,22 +227,37 @@ class Span:
 
     # -- setters -------------------------------------------------------------------
 
+    # Every setter takes any value and never raises: a value it cannot read is
+    # recorded as a placeholder (docs/decisions/payload.md, D99).
+
     def set_inputs(self, inputs: Mapping[str, Any]) -> None:
         """Replace the span's inputs (frozen now); nothing with ``capture_inputs=False``."""
         if not self.end_ns and runtime.capture_inputs:
-            self._inputs = _freeze_mapping(inputs, "input")
+            try:
+                self._inputs = freeze_mapping(inputs, "input")
+            except Exception as exc:
+                _guard.internal_error(exc, "span.set_inputs")
+                return
             self._flags &= ~IN_CLEAN  # new values: the exporter must prepare them
 
     def set_outputs(self, outputs: Mapping[str, Any]) -> None:
         """Replace the outputs with ``outputs``; nothing with ``capture_outputs=False``."""
         if not self.end_ns and runtime.capture_outputs:
-            self._outputs = _freeze_mapping(outputs, "output")
+            try:
+                self._outputs = freeze_mapping(outputs, "output")
+            except Exception as exc:
+                _guard.internal_error(exc, "span.set_outputs")
+                return
             self._flags &= ~OUT_CLEAN
 
     def set_output(self, value: Any) -> None:
         """Record one value as ``{"output": value}``; nothing with ``capture_outputs=False``."""
         if not self.end_ns and runtime.capture_outputs:
-            self._outputs = freeze_output(value)
+            try:
+                self._outputs = freeze_output(value)
+            except Exception as exc:
+                _guard.internal_error(exc, "span.set_output")
+                return
             self._flags &= ~OUT_CLEAN
 
     def set_usage(
@@ -250,10 +276,17 @@ class Span:
         prompt = _int(prompt_tokens)
         completion = _int(completion_tokens)
         total = _int(total_tokens) if total_tokens is not None else prompt + completion
-        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": total,
+        }
         for key, value in extra.items():
             if value is not None:
-                usage[str(key)] = _int(value)
+                usage[_serialize.safe_str(key)] = _int(value)
+        for key, value in usage.items():
+            if not _serialize.INT_MIN <= value <= _serialize.INT_MAX:
+                usage[key] = _serialize.big_int(value)  # a marker string (D98)
         self._usage = usage
 
     def set_model(self, name: str, **params: Any) -> None:
@@ -275,7 +308,7 @@ class Span:
         if attrs is None:
             attrs = self._attrs = {}
         value = _serialize.to_jsonable(value, runtime.limits)
-        attrs[_serialize.safe_str(key)] = value
+        attrs[key if type(key) is str and key.isascii() else _serialize.safe_str(key)] = value
         self._extra_size += _approx_size(value)
 
     def add_attribute(self, key: str, value: Any) -> None:
@@ -294,8 +327,8 @@ class Span:
             return
         event = {
             "name": _serialize.safe_str(name),
-            "time_ns": timestamp_ns if timestamp_ns is not None else runtime.clock(),
-            "attributes": _serialize.to_jsonable(dict(attributes or {}), runtime.limits),
+            "time_ns": _time_ns(timestamp_ns),
+            "attributes": {} if attributes is None else _as_dict(attributes, "attributes"),
         }
         if self._events is None:
             self._events = []
@@ -322,7 +355,9 @@ class Span:
         )
 
     def add_child_span(self, child: Span) -> None:
-        """Attach ``child`` under this span (seed API)."""
+        """Attach ``child`` under this span (seed API); anything but a span is ignored."""
+        if not issubclass(type(child), Span):
+            return
         children = self._children
         if children is None:
             children = self._children = []
@@ -410,11 +445,15 @@ NON_RECORDING = NonRecordingSpan()
 
 def error_type(exc: BaseException) -> str:
     """The recorded error type: the exception class name."""
-    return type(exc).__name__
+    return _serialize.safe_str(type(exc).__name__)
 
 
 def set_error(span: Span, exc: BaseException) -> None:
-    """Record ``exc`` on ``span``: status ERROR with type, message and stack."""
+    """Record ``exc`` on ``span``: status ERROR with type, message and stack.
+
+    Never raises, whatever ``exc`` is (an exception whose ``__str__`` raises
+    or whose text holds a lone surrogate included).
+    """
     span._status = "ERROR"
     try:
         stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -422,7 +461,11 @@ def set_error(span: Span, exc: BaseException) -> None:
         stack = ""
     limit = runtime.limits.max_string_chars
     message = _serialize.cut_string(_serialize.safe_str(exc), limit)
-    span._error = {"type": error_type(exc), "message": message, "stack": stack[-limit:]}
+    span._error = {
+        "type": error_type(exc),
+        "message": message,
+        "stack": _serialize.clean_text(stack[-limit:]),
+    }
 
 
 def set_end_reason(span: Span, reason: str) -> None:
@@ -434,21 +477,71 @@ def set_end_reason(span: Span, reason: str) -> None:
 
 def _approx_size(value: Any) -> int:
     """Bytes a JSON-safe value takes as JSON (exact for strings, measured otherwise)."""
-    if isinstance(value, str):
+    t = type(value)
+    if t is str:
         return len(value) + 2
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or t is bool or t is int or t is float:
         return 8
     try:
         return len(json.dumps(value))
-    except (TypeError, ValueError):
+    except Exception:
         return 1024
 
 
 def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
+    """A token count as an int (0 when ``value`` is not a number); never raises."""
+    if type(value) is int:
+        return value
+    if value is None:
         return 0
+    try:
+        return int.__int__(int(value))  # any int subclass __int__ returns, made exact
+    except Exception:  # not a number, NaN, infinity, a hostile __int__
+        return 0
+
+
+def _ms_to_ns(value: Any) -> int:
+    """Epoch milliseconds (the seed's times) -> nanoseconds; now when not a number."""
+    try:
+        ns = int(value * 1_000_000)
+    except Exception:
+        return runtime.clock()
+    return ns if 0 <= ns <= _serialize.INT_MAX else runtime.clock()
+
+
+def _time_ns(value: Any) -> int:
+    """An event's time: ``value`` if it is a nanosecond time a record can hold, else now."""
+    if type(value) is int and 0 <= value <= _serialize.INT_MAX:
+        return value
+    if value is not None:
+        try:
+            ns = int.__int__(int(value))
+            if 0 <= ns <= _serialize.INT_MAX:
+                return ns
+        except Exception:
+            pass
+    return runtime.clock()
+
+
+def _first(values: Any, cap: int) -> Iterable[Any]:
+    """At most ``cap`` items of an iterable given by the caller (an endless one ends)."""
+    if values is None:
+        return ()
+    try:
+        return list(islice(iter(values), cap))
+    except Exception as exc:
+        _guard.log_once(
+            f"span.items:{type(exc).__name__}",
+            "tracekit: a span's items could not be read (%s); left out",
+            type(exc).__name__,
+        )
+        return ()
+
+
+def _as_dict(value: Any, default_key: str) -> dict[str, Any]:
+    """A mapping given by the caller as JSON-safe data (``to_jsonable``: bounded, never raises)."""
+    converted = _serialize.to_jsonable(value, runtime.limits)
+    return converted if type(converted) is dict else {default_key: converted}
 
 
 def freeze_output(value: Any) -> dict[str, Any] | str:
@@ -456,18 +549,25 @@ def freeze_output(value: Any) -> dict[str, Any] | str:
     return _serialize.freeze({"output": value}, runtime.limits)  # type: ignore[no-any-return]
 
 
-def _freeze_mapping(value: Any, default_key: str) -> dict[str, Any] | str:
-    if isinstance(value, dict):
+def freeze_mapping(value: Any, default_key: str) -> dict[str, Any] | str:
+    """Freeze inputs or outputs given as a mapping (anything else is ``{default_key: value}``).
+
+    Never runs an unbounded amount of the caller's code: a dict subclass or
+    another mapping is read by the careful walker (``_serialize.snapshot``).
+    """
+    t = type(value)
+    if t is dict:
         return _serialize.freeze(value, runtime.limits, owned=False)  # type: ignore[no-any-return]
     return _serialize.snapshot(_as_mapping(value, default_key), runtime.limits)
 
 
 def _as_mapping(value: Any, default_key: str) -> Any:
-    return value if isinstance(value, Mapping) else {default_key: value}
+    t = type(value)
+    return value if t is dict or issubclass(t, Mapping) else {default_key: value}
 
 
-def _parse_id(value: str) -> int:
+def _parse_id(value: Any) -> int:
     try:
         return int(value, 16) or 1
-    except ValueError:
+    except Exception:
         return runtime.new_id(64) or 1

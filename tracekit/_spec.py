@@ -92,7 +92,7 @@ class Spec:
         metadata: Mapping[str, Any] | None,
         tags: Iterable[str],
     ) -> None:
-        self.name = name or _default_name(fn)
+        self.name = _serialize.safe_str(name) if name else _default_name(fn)
         self.kind = kind_name(kind)
         self.capture_inputs = capture_inputs
         self.capture_outputs = capture_outputs
@@ -105,8 +105,13 @@ class Spec:
         self.keys_clean = not any(is_secret_key(n) for n in names)
         attrs: dict[str, Any] = {}
         if metadata:
-            attrs.update(_serialize.to_jsonable(dict(metadata)))
-        tag_list = [tags] if isinstance(tags, str) else [str(t) for t in tags]
+            converted = _serialize.to_jsonable(metadata)
+            attrs.update(converted if type(converted) is dict else {"metadata": converted})
+        tag_list = (
+            [_serialize.safe_str(tags)]
+            if isinstance(tags, str)
+            else [_serialize.safe_str(t) for t in tags]
+        )
         if tag_list:
             attrs["tags"] = tag_list
         self.attrs = attrs or None
@@ -116,5 +121,5 @@ class Spec:
 def _default_name(fn: Any) -> str:
     qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
     if not isinstance(qualname, str):
-        return type(fn).__name__
-    return qualname.rpartition("<locals>.")[2]
+        return _serialize.safe_str(type(fn).__name__)
+    return _serialize.safe_str(qualname.rpartition("<locals>.")[2])

@@ -28,6 +28,8 @@ _snapshot = _serialize.snapshot
 _freeze = _serialize.freeze
 _PLAIN = _serialize._PLAIN
 _PLAIN_STR_MAX = _serialize.PLAIN_STR_MAX
+_INT_MIN = _serialize.INT_MIN
+_INT_MAX = _serialize.INT_MAX
 # Strings shorter than this cannot hold a provider key (see _processors).
 CLEAN_STR_MAX = MIN_SECRET_LEN
 
@@ -61,6 +63,11 @@ def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, in
                 if len(value) > _PLAIN_STR_MAX:
                     return _snapshot(bound, rt.limits), 0
                 clean = False
+            elif clean and not value.isascii():  # could hold a lone surrogate
+                clean = False
+        elif t is int:
+            if not _INT_MIN <= value <= _INT_MAX:  # made a marker by the exporter
+                clean = False
         elif t is float:
             clean = False
         elif t not in _PLAIN:
@@ -79,12 +86,15 @@ def _close_ok(spec: Spec, span: Span, result: Any) -> None:
                 span._outputs = {"output": result}  # plain: the value itself is the snapshot
                 if (
                     t is not float
-                    and (t is not str or len(result) < CLEAN_STR_MAX)
+                    and (t is not str or (len(result) < CLEAN_STR_MAX and result.isascii()))
+                    and (t is not int or _INT_MIN <= result <= _INT_MAX)
                     and runtime.clean_items > 0
                 ):
                     span._flags |= OUT_CLEAN
-            elif isinstance(result, dict):
+            elif t is dict:
                 span._outputs = _freeze(result, runtime.limits, owned=False)
+            elif issubclass(t, dict):  # named outputs too; its own items() is bounded there
+                span._outputs = _snapshot(result, runtime.limits)
             else:
                 span._outputs = _snapshot({"output": result}, runtime.limits)
         end_span(span)
@@ -119,7 +129,12 @@ def _close_items(spec: Spec, span: Span, items: list[Any], total: int, closed: b
                             span._outputs = _snapshot({"output": items}, runtime.limits)
                             break
                         clean = False
+                    elif clean and not item.isascii():
+                        clean = False
                     size += 16 + len(item)
+                elif t is int:
+                    if not _INT_MIN <= item <= _INT_MAX:
+                        clean = False
                 elif t is float:
                     clean = False
                 elif t not in _PLAIN:

@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tracekit._serialize import Limits, cut_string, to_jsonable
+from tracekit._serialize import Limits, big_int, clean_text, cut_string, to_jsonable
 
 AttrValue = Any  # str | bool | int | float | a list of one of them (OTel's AttributeValue)
 
@@ -84,36 +84,51 @@ def json_within(value: Any, max_chars: int) -> str:
     Long strings inside are cut first (each with the marker), so the text
     stays valid JSON; only if that is not enough is the text itself cut.
     """
-    text = _dumps(value)
+    try:
+        text = _dumps(value)
+    except ValueError:  # an int of more than 4,300 digits: the walker marks it
+        text = _dumps(to_jsonable(value))
     if len(text) <= max_chars:
-        return text
+        return clean_text(text)
     inner = Limits(max_string_chars=max(16, max_chars // 2))
     text = _dumps(to_jsonable(value, inner))
-    return cut_string(text, max_chars)
+    return clean_text(cut_string(text, max_chars))
+
+
+def _text(value: str, max_chars: int) -> str:
+    """A string attribute: cut, and free of lone surrogates (protobuf refuses the request)."""
+    if len(value) <= max_chars and value.isascii():
+        return value
+    return clean_text(cut_string(str.__str__(value), max_chars))
+
+
+def _digits(value: int) -> str:
+    """An int outside int64 as its digits; past 100 digits D98's marker (no ``str()``)."""
+    return int.__repr__(value) if value.bit_length() <= 332 else big_int(value)
 
 
 def attr_value(value: Any, max_chars: int) -> AttrValue | None:
     """One OTLP-legal attribute value (None: leave the attribute out)."""
     kind = type(value)
     if kind is str:
-        return value if len(value) <= max_chars else cut_string(value, max_chars)
+        return _text(value, max_chars)
     if kind is int or kind is bool or kind is float:
-        return value if kind is not int or -_INT64 <= value < _INT64 else str(value)
+        return value if kind is not int or -_INT64 <= value < _INT64 else _digits(value)
     if value is None:
         return None
     if isinstance(value, str):
-        return cut_string(value, max_chars)
+        return _text(value, max_chars)
     if isinstance(value, (bool, float)):
         return value
     if isinstance(value, int):
         # protobuf int64: a bigger int would fail the whole request
-        return value if -_INT64 <= value < _INT64 else str(value)
+        return value if -_INT64 <= value < _INT64 else _digits(value)
     if isinstance(value, _Json):
         return json_within(value.value, max_chars)
     if isinstance(value, (list, tuple)) and value:
         kinds = {type(item) for item in value}
         if kinds == {str}:
-            return [cut_string(item, max_chars) for item in value]
+            return [_text(item, max_chars) for item in value]
         if len(kinds) == 1 and kinds <= {bool, float}:
             return list(value)
         if kinds == {int} and all(-_INT64 <= item < _INT64 for item in value):

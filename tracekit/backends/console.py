@@ -8,7 +8,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from tracekit._record import UNENCODABLE, encodable, placeholder
 from tracekit._render import render_trace
+from tracekit._serialize import clean_text
+from tracekit.backends._errors import BatchDropped
 
 _MAX_BUFFERED_TRACES = 1_000
 
@@ -31,21 +34,65 @@ class ConsoleBackend:
 
     def _write(self, text: str) -> None:
         out = getattr(sys, self.stream)
-        out.write(text + "\n")
+        text += "\n"
+        try:
+            out.write(text)
+        except UnicodeEncodeError:
+            # A stream that cannot take some character (a lone surrogate a processor
+            # left, an emoji on a legacy code page): repaired, else escaped.
+            text = clean_text(text)
+            try:
+                out.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(out, "encoding", None) or "ascii"
+                out.write(text.encode(encoding, "backslashreplace").decode(encoding))
         out.flush()
 
+    def _render(self, spans: list[dict[str, Any]]) -> tuple[str, int]:
+        """A trace's tree, and how many of its spans had to be drawn as placeholders."""
+        try:
+            return render_trace(spans, details=self.details), 0
+        except Exception as exc:  # a record a processor left unreadable: repair each
+            fixed = [encodable(record, exc) for record in spans]
+            try:
+                text = render_trace([record for record, _ in fixed], details=self.details)
+                return text, sum(why is not None for _, why in fixed)
+            except Exception as again:
+                why = f"{type(exc).__name__}, then {type(again).__name__}"
+                shown = [placeholder(record, why) for record in spans]
+                return render_trace(shown, details=self.details), len(spans)
+
     def export(self, records: Sequence[dict[str, Any]]) -> None:
-        """Buffer the batch; print every trace whose root is in it."""
+        """Buffer the batch; print every trace whose root is in it.
+
+        Raises:
+            BatchDropped: ``unencodable``, for spans that had to be printed as
+                placeholders (the rest of the batch is printed all the same).
+        """
         ready: list[list[dict[str, Any]]] = []
         with self._lock:
             for record in records:
-                self._pending.setdefault(record["trace_id"], []).append(record)
-                if record["parent_id"] is None:
-                    ready.append(self._pending.pop(record["trace_id"]))
+                trace_id = _key(record, "trace_id")
+                self._pending.setdefault(trace_id, []).append(record)
+                if _key(record, "parent_id") is None:
+                    ready.append(self._pending.pop(trace_id))
             while len(self._pending) > _MAX_BUFFERED_TRACES:
                 ready.append(self._pending.popitem(last=False)[1])
-        for spans in ready:
-            self._write(render_trace(spans, details=self.details))
+        self._print(ready)
+
+    def _print(self, traces: list[list[dict[str, Any]]]) -> None:
+        lost = 0
+        for spans in traces:
+            text, placeholders = self._render(spans)
+            self._write(text)
+            lost += placeholders
+        if lost:
+            raise BatchDropped(
+                UNENCODABLE,
+                lost,
+                "span records that could not be printed were printed as placeholders",
+                counts={UNENCODABLE: lost},
+            )
 
     def flush(self) -> None:
         """Nothing buffered in the stream; unfinished traces stay until their root ends."""
@@ -55,5 +102,13 @@ class ConsoleBackend:
         with self._lock:
             left = list(self._pending.values())
             self._pending.clear()
-        for spans in left:
-            self._write(render_trace(spans, details=self.details))
+        self._print(left)
+
+
+def _key(record: Any, field: str) -> Any:
+    """A record's id field, or a stand-in for a record a processor damaged (never raises)."""
+    try:
+        value = record[field]
+    except Exception:
+        return "?" if field == "trace_id" else None
+    return value if value is None or type(value) is str else "?"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Sequence
 from typing import IO, Any
+
+from tracekit._record import UNENCODABLE, encode_checked
+from tracekit.backends._errors import BatchDropped
 
 
 class JsonlBackend:
@@ -30,14 +32,33 @@ class JsonlBackend:
         return self._file
 
     def export(self, records: Sequence[dict[str, Any]]) -> None:
-        """Append a batch as lines (written in one call)."""
-        text = "".join(
-            json.dumps(r, allow_nan=False, separators=(",", ":")) + "\n" for r in records
-        )
+        """Append a batch as lines (written in one call).
+
+        A record that cannot be encoded is repaired, or written as a
+        placeholder (``_record.encode_checked``); the rest of the batch is
+        written all the same.
+
+        Raises:
+            BatchDropped: ``unencodable``, for the spans written as placeholders.
+        """
+        lines = []
+        lost = 0
+        for record in records:
+            text, _, why = encode_checked(record)
+            lines.append(text)
+            lost += why is not None
+        lines.append("")
         with self._lock:
             f = self._open()
-            f.write(text)
+            f.write("\n".join(lines))
             f.flush()
+        if lost:
+            raise BatchDropped(
+                UNENCODABLE,
+                lost,
+                "span records that could not be encoded were written as placeholders",
+                counts={UNENCODABLE: lost},
+            )
 
     def flush(self) -> None:
         """Flush to the operating system."""

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tracekit import _guard
-from tracekit._record import ownership
+from tracekit._record import UNENCODABLE, encodable, ownership, placeholder
+from tracekit._serialize import safe_str
 from tracekit.backends import _otlp_outcome as _outcome
 from tracekit.backends import _semconv
 from tracekit.backends._errors import BatchDropped
@@ -180,7 +181,7 @@ class OtlpBackend:
         end = int(record.get("end_ns") or start)
         events = [
             Event(
-                str(event.get("name", "event")),
+                safe_str(event.get("name", "event")),
                 _semconv.event_attributes(event.get("attributes"), limit),
                 int(event.get("time_ns") or start),
             )
@@ -191,15 +192,16 @@ class OtlpBackend:
         if record.get("status") == "ERROR":
             error = error if isinstance(error, dict) else {}
             events.append(Event("exception", _semconv.exception_attributes(error, limit), end))
-            message = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+            kind, text = safe_str(error.get("type", "Error")), safe_str(error.get("message", ""))
+            message = f"{kind}: {text}"
             status = Status(StatusCode.ERROR, message[:1024])
         else:
             status = Status(StatusCode.OK)
         return ReadableSpan(
-            name=str(record.get("name") or "span"),
+            name=safe_str(record.get("name") or "span"),
             context=context,
             parent=parent,
-            resource=self._resource(str(record.get("project") or "default")),
+            resource=self._resource(safe_str(record.get("project") or "default")),
             attributes=_semconv.span_attributes(record, limit),
             events=events,
             kind=SpanKind.CLIENT if _semconv.is_client_call(record) else SpanKind.INTERNAL,
@@ -242,28 +244,63 @@ class OtlpBackend:
                 out.append(record)
         return out
 
+    def _mapped(self, record: dict[str, Any]) -> tuple[dict[str, Any], ReadableSpan | None, bool]:
+        """A record's span; a record that cannot be mapped is repaired, else a placeholder.
+
+        Returns the record sent, its span (None: not even a placeholder could
+        be mapped) and whether it is a placeholder (counted as unencodable).
+        """
+        try:
+            return record, self.to_span(record), False
+        except Exception as exc:
+            first = type(exc).__name__
+            fixed, why = encodable(record, exc)
+        try:
+            span = self.to_span(fixed)
+        except Exception as again:
+            why = why or f"{first}, then {type(again).__name__}"
+            fixed = placeholder(fixed, why)
+            try:
+                span = self.to_span(fixed)
+            except Exception as last:
+                _guard.internal_error(last, "otlp.to_span", reraise=False)
+                return fixed, None, True
+        if why is not None:
+            _guard.log_once(
+                "otlp:unencodable",
+                "tracekit otlp: a span record could not be mapped (%s); sent as a placeholder",
+                why,
+            )
+        return fixed, span, why is not None
+
     def _chunks(
         self, records: Sequence[dict[str, Any]]
-    ) -> tuple[list[tuple[list[dict[str, Any]], list[ReadableSpan]]], int]:
-        """Records -> requests of about ``max_request_bytes`` at most; how many failed to map."""
-        chunks: list[tuple[list[dict[str, Any]], list[ReadableSpan]]] = []
+    ) -> tuple[list[tuple[list[dict[str, Any]], list[ReadableSpan], int]], int]:
+        """Records -> requests of about ``max_request_bytes`` at most, and the placeholders.
+
+        Each request: its records, their spans, how many of them are
+        placeholders. Also returns how many records were placeholders or not
+        sent at all (both counted as unencodable).
+        """
+        chunks: list[tuple[list[dict[str, Any]], list[ReadableSpan], int]] = []
         size = 0
-        failed = 0
-        for record in records:
-            try:
-                span = self.to_span(record)
-            except Exception as exc:
-                _guard.internal_error(exc, "otlp.to_span", reraise=False)
-                failed += 1
+        unencodable = 0
+        for original in records:
+            record, span, is_placeholder = self._mapped(original)
+            unencodable += is_placeholder
+            if span is None:
                 continue
             estimate = _semconv.estimated_size(dict(span.attributes or {}))
             if not chunks or size + estimate > self.max_request_bytes:
-                chunks.append(([], []))
+                chunks.append(([], [], 0))
                 size = 0
-            chunks[-1][0].append(record)
-            chunks[-1][1].append(span)
+            chunk_records, spans, placeholders = chunks[-1]
+            chunk_records.append(record)
+            spans.append(span)
+            if is_placeholder:
+                chunks[-1] = (chunk_records, spans, placeholders + 1)
             size += estimate
-        return chunks, failed
+        return chunks, unencodable
 
     # -- sending -------------------------------------------------------------------------
 
@@ -310,14 +347,14 @@ class OtlpBackend:
             BatchDropped: some spans were neither sent nor spooled (with the reason).
         """
         deadline = self._deadline()
-        chunks, failed = self._chunks(self._owners_only(records))
+        chunks, unencodable = self._chunks(self._owners_only(records))
         lost: dict[str, int] = {}
         why: dict[str, str] = {}
-        if failed:
-            lost["backend_error"] = failed
-            why["backend_error"] = "could not be converted to OTel spans"
+        if unencodable:
+            lost[UNENCODABLE] = unencodable
+            why[UNENCODABLE] = "could not be converted to OTel spans: sent as placeholders"
         delivered = False
-        for chunk_records, spans in chunks:
+        for chunk_records, spans, placeholders in chunks:
             reason = self._send(spans, deadline)
             if reason is None:
                 self.sent += len(spans)
@@ -328,8 +365,8 @@ class OtlpBackend:
                 reason = self._to_spool(chunk_records, reason)
                 if reason == "spool_full":
                     detail = f"the spool {self.spool.directory if self.spool else ''} is full"
-            if reason is not None:
-                lost[reason] = lost.get(reason, 0) + len(spans)
+            if reason is not None and len(spans) > placeholders:  # placeholders: counted above
+                lost[reason] = lost.get(reason, 0) + len(spans) - placeholders
                 why.setdefault(reason, detail)
         if delivered:
             self._replay(deadline)
@@ -367,17 +404,19 @@ class OtlpBackend:
                 self.spool.done(claimed)
                 _guard.log_once("otlp:spool-bad", "tracekit otlp spool: unreadable %s", path)
                 continue
-            chunks, failed = self._chunks(records)
-            spans = [span for _, chunk_spans in chunks for span in chunk_spans]
+            chunks, unencodable = self._chunks(records)
+            spans = [span for _, chunk_spans, _ in chunks for span in chunk_spans]
             reason = self._send(spans, deadline) if spans else None
             if reason is None or reason == "rejected":
                 self.spool.done(claimed)
                 if reason is None:
                     self.sent += len(spans)
-                lost = failed + (len(spans) if reason else 0)
-                if lost:
-                    key = reason or "backend_error"
-                    self.dropped_later[key] = self.dropped_later.get(key, 0) + lost
+                later = self.dropped_later
+                if unencodable:
+                    later[UNENCODABLE] = later.get(UNENCODABLE, 0) + unencodable
+                refused = len(spans) - sum(placeholders for _, _, placeholders in chunks)
+                if reason and refused:
+                    later[reason] = later.get(reason, 0) + refused
                 continue
             self.spool.release(claimed)
             return
