@@ -372,6 +372,29 @@ def test_a_record_that_cannot_be_repaired_becomes_a_counted_placeholder(tmp_path
     assert stats["exported"] == 3
 
 
+def test_the_default_store_alone_counts_its_placeholders(tmp_path):
+    db = tmp_path / "traces.db"
+    tracekit.init(f"sqlite:///{db}", redact=unencodable_start)
+
+    @tracekit.agent
+    def agent():
+        innocent("before")
+        with tracekit.span("broken", kind="TOOL", inputs={"q": "lost"}):
+            pass
+
+    agent()
+    tracekit.flush()
+    with Store(db) as store:
+        (trace,) = store.list_traces().traces
+        stored = {r["name"]: r for r in store.get_trace(trace.trace_id)}
+    assert stored["broken"]["parent_id"] == stored["agent"]["span_id"]
+    assert stored["broken"]["inputs"] == {"…": "[unencodable: ValueError, then ValueError]"}
+    stats = tracekit.stats()
+    assert stats["dropped"]["unencodable"] == 1
+    assert stats["exported"] == 2
+    assert stats["created"] == stats["exported"] + stats["dropped"]["unencodable"]
+
+
 def leave_junk(record):
     """A user processor that leaves values JSON has no form for, and a lone surrogate."""
     record["attributes"]["obj"] = object()

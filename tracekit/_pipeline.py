@@ -62,6 +62,8 @@ DROP_REASONS = (
     "abandoned",
     "filtered",
     "processor_error",
+    # a record no backend could encode, stored or sent as a placeholder (the tree stays whole)
+    "unencodable",
     # remote backends (BatchDropped): the receiver refused the batch, could not be
     # reached, stayed unavailable (429/503) past the retries, or the spool was full
     "rejected",

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracekit import _state
-from tracekit._record import encode
+from tracekit._record import UNENCODABLE, encode_checked
 from tracekit._schema import migrate
 from tracekit.backends._errors import BatchDropped, StorageFull
 from tracekit.backends._sqlite_tokens import DROP_TOKENS, file_memory, read_back, with_tokens
@@ -119,6 +119,7 @@ class SqliteBackend:
         # meanwhile, and the old one may still be writing its last batch).
         self._started = file_memory(self.path)
         self._batches = 0
+        self._unencodable = 0  # placeholders in the batch being written
         _track(self)
 
     # -- connection ------------------------------------------------------------------
@@ -183,6 +184,14 @@ class SqliteBackend:
             self._batches += 1
             if self._batches % _CHECKPOINT_EVERY == 0:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        if self._unencodable and not started:  # stored as placeholders: the tree is whole
+            lost = self._unencodable
+            raise BatchDropped(
+                UNENCODABLE,
+                lost,
+                "span records that could not be encoded were stored as placeholders",
+                counts={UNENCODABLE: lost},
+            )
 
     def _transaction(
         self,
@@ -272,13 +281,17 @@ class SqliteBackend:
         updates: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
         traces: dict[str, list[Any]] = {}
         done: list[str] = []
+        self._unencodable = 0
         for r in records:
+            # First: a record that cannot be encoded becomes a placeholder (in place),
+            # so the columns read below match the stored text.
+            text, spans_of, why = encode_checked(r)
+            self._unencodable += why is not None
             span_id, trace_id, parent_id = r["span_id"], r["trace_id"], r["parent_id"]
             was_started = not started and span_id in self._started
             if was_started:
                 done.append(span_id)
             tokens = None
-            text, spans_of = encode(r)
             row = (
                 span_id,
                 trace_id,
