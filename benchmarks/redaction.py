@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from _common import environment, median, table
+from overhead import CountingBackend
 
 import tracekit
 from tracekit import _config
@@ -46,22 +47,6 @@ PROMPT = (
 ) * 5
 PROMPT = PROMPT[:1024]
 LOG = "2026-12-03 16:20:01 INFO request to https://api.example.com/v1/chat done status=200"
-
-
-class DropBackend:
-    """Counts records and keeps none, as a backend that writes them out does."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def export(self, records: Any) -> None:
-        self.count += len(records)
-
-    def flush(self) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        pass
 
 
 def overhead_calls(calls: int) -> int:
@@ -112,7 +97,7 @@ def message_calls(unique: bool) -> Callable[[int], int]:
 def export_ns_per_span(workload: Callable[[int], int], calls: int, redact: bool) -> float:
     """Exporter nanoseconds per span for one round (traced first, then the flush timed)."""
     _config._reset()
-    backend = DropBackend()
+    backend = CountingBackend()
     tracekit.init(
         backend,
         redact=redact,
