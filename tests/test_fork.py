@@ -23,6 +23,7 @@ import pytest
 
 import tracekit
 from tracekit import _state
+from tracekit._record import empty_record
 from tracekit.backends import SqliteBackend
 from tracekit.backends import sqlite as sqlite_backend  # noqa: F401  (its fork hooks first)
 from tracekit.store import Store
@@ -389,24 +390,14 @@ def test_a_fork_from_inside_a_write_does_not_wait_for_itself(tmp_path):
 
 
 def record(span):
-    return {
-        "trace_id": span.ljust(32, "0"),
-        "span_id": span.ljust(16, "0"),
-        "parent_id": None,
-        "name": "work",
-        "kind": "CHAIN",
-        "project": "default",
-        "start_ns": 1,
-        "end_ns": 2,
-        "status": "OK",
-        "error": None,
-        "inputs": {},
-        "outputs": {},
-        "model": None,
-        "usage": None,
-        "attributes": {},
-        "events": [],
-    }
+    return empty_record(
+        trace_id=span.ljust(32, "0"),
+        span_id=span.ljust(16, "0"),
+        name="work",
+        project="default",
+        start_ns=1,
+        end_ns=2,
+    )
 
 
 @pytest.fixture(autouse=True)
