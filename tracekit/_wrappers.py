@@ -30,7 +30,7 @@ _PLAIN = _serialize._PLAIN
 _PLAIN_STR_MAX = _serialize.PLAIN_STR_MAX
 _INT_MIN = _serialize.INT_MIN
 _INT_MAX = _serialize.INT_MAX
-# Strings shorter than this cannot hold a provider key (see _processors).
+# Strings shorter than this are never searched for secrets (see _redact).
 CLEAN_STR_MAX = MIN_SECRET_LEN
 
 
