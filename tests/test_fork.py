@@ -85,6 +85,17 @@ def trace_in_child(child):
         os._exit(code)
 
 
+def fork_children():
+    """Fork CHILDREN children that each trace their spans; their exit codes, in order."""
+    pids = []
+    for child in range(CHILDREN):
+        pid = os.fork()
+        if pid == 0:
+            trace_in_child(child)
+        pids.append(pid)
+    return wait_all(pids)
+
+
 def wait_all(pids):
     codes = []
     for pid in pids:
@@ -120,13 +131,7 @@ def test_children_forked_while_the_parent_writes_store_their_spans_exactly_once(
     db = tmp_path / "t.db"
     tracekit.init(f"sqlite:///{db}", export_interval=0.001)
     with Producer():
-        pids = []
-        for child in range(CHILDREN):
-            pid = os.fork()
-            if pid == 0:
-                trace_in_child(child)
-            pids.append(pid)
-        codes = wait_all(pids)
+        codes = fork_children()
     assert tracekit.flush(timeout=30) is True
     children, parent = stored(db)
     assert children == every(range(CHILDREN))  # none missing, none twice
@@ -318,13 +323,7 @@ def test_a_store_reader_open_in_the_parent_does_not_stop_the_child_writing(tmp_p
     assert tracekit.flush(timeout=30) is True
     with Store(db) as reader, Producer():
         assert reader.list_traces(limit=1).traces  # a read connection, used, open
-        pids = []
-        for child in range(CHILDREN):
-            pid = os.fork()
-            if pid == 0:
-                trace_in_child(child)
-            pids.append(pid)
-        codes = wait_all(pids)
+        codes = fork_children()
     assert tracekit.flush(timeout=30) is True
     children, parent = stored(db)
     assert children == every(range(CHILDREN))

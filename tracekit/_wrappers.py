@@ -151,8 +151,20 @@ def _close_items(spec: Spec, span: Span, items: list[Any], total: int, closed: b
         _guard.internal_error(exc, "decorator.close_items")
 
 
+def _open(spec: Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any) -> Span:
+    """The call's span (NON_RECORDING for a new trace sampled out, or on our own failure)."""
+    try:
+        if parent is not None or admit_root():
+            inputs, flags = _capture(spec, instance, args, kwargs)
+            attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
+            return start_span(spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size)
+    except Exception as exc:
+        _guard.internal_error(exc, "decorator.open")
+    return NON_RECORDING
+
+
 def _sync(spec: Spec) -> Callable[..., Any]:
-    # The hottest function in tracekit: helpers are inlined on purpose.
+    # The hottest function in tracekit: helpers (_open too) are inlined on purpose.
     def traced_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         parent = _get()
         if parent is NON_RECORDING:
@@ -194,17 +206,7 @@ def _async(spec: Spec) -> Callable[..., Any]:
         parent = _get()
         if parent is NON_RECORDING:
             return await wrapped(*args, **kwargs)
-        try:
-            span: Span = NON_RECORDING  # stays so for a new trace sampled out
-            if parent is not None or admit_root():
-                inputs, flags = _capture(spec, instance, args, kwargs)
-                attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
-                span = start_span(
-                    spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size
-                )
-        except Exception as exc:
-            _guard.internal_error(exc, "decorator.open")
-            span = NON_RECORDING
+        span = _open(spec, parent, instance, args, kwargs)
         token = _set(span)
         try:
             result = await wrapped(*args, **kwargs)
