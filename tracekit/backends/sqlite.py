@@ -119,7 +119,6 @@ class SqliteBackend:
         # meanwhile, and the old one may still be writing its last batch).
         self._started = file_memory(self.path)
         self._batches = 0
-        self._unencodable = 0  # placeholders in the batch being written
         _track(self)
 
     # -- connection ------------------------------------------------------------------
@@ -165,7 +164,7 @@ class SqliteBackend:
         memory = self._started
         with memory.lock:
             conn = self._connect()
-            span_rows, updates, trace_rows, done = self._rows(records, started)
+            span_rows, updates, trace_rows, done, lost = self._rows(records, started)
             try:
                 self._transaction(conn, records, started, span_rows, updates, trace_rows)
             except sqlite3.Error as exc:
@@ -184,8 +183,7 @@ class SqliteBackend:
             self._batches += 1
             if self._batches % _CHECKPOINT_EVERY == 0:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        if self._unencodable and not started:  # stored as placeholders: the tree is whole
-            lost = self._unencodable
+        if lost and not started:  # stored as placeholders: the tree is whole
             raise BatchDropped(
                 UNENCODABLE,
                 lost,
@@ -270,8 +268,9 @@ class SqliteBackend:
         list[tuple[tuple[Any, ...], tuple[Any, ...]]],
         list[tuple[Any, ...]],
         list[str],
+        int,
     ]:
-        """Span rows to insert, (update, row) pairs for started spans, trace rows, ids done.
+        """Span rows, (update, row) pairs for started spans, trace rows, ids done, placeholders.
 
         Built before the write lock is taken, with no tokens: the owners are
         known only inside the transaction (``with_tokens`` fills them in).
@@ -281,12 +280,12 @@ class SqliteBackend:
         updates: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
         traces: dict[str, list[Any]] = {}
         done: list[str] = []
-        self._unencodable = 0
+        lost = 0
         for r in records:
             # First: a record that cannot be encoded becomes a placeholder (in place),
             # so the columns read below match the stored text.
             text, spans_of, why = encode_checked(r)
-            self._unencodable += why is not None
+            lost += why is not None
             span_id, trace_id, parent_id = r["span_id"], r["trace_id"], r["parent_id"]
             was_started = not started and span_id in self._started
             if was_started:
@@ -347,7 +346,7 @@ class SqliteBackend:
                 t[10] = _preview(r["inputs"])
                 t[11] = None if started else _preview(r["outputs"])
         trace_rows = [(trace_id, *t) for trace_id, t in traces.items()]
-        return span_rows, updates, trace_rows, done
+        return span_rows, updates, trace_rows, done, lost
 
     def flush(self) -> None:
         """Each batch is committed when ``export`` returns: nothing is buffered."""
