@@ -134,6 +134,23 @@ def test_a_short_argument_holding_a_pair_is_redacted(tracekit_capture):
     assert tracekit_capture.records[0]["inputs"] == {"dsn": "pwd=[REDACTED]"}
 
 
+def test_a_short_return_value_or_item_holding_a_pair_is_redacted(tracekit_capture):
+    @tracekit.tool
+    def answer():
+        return "token:abc12"
+
+    @tracekit.tool
+    def chunks():
+        yield "ok"
+        yield "pass=hunter"
+
+    answer()
+    list(chunks())
+    first, second = tracekit_capture.records
+    assert first["outputs"] == {"output": "token:[REDACTED]"}
+    assert second["outputs"] == {"output": ["ok", "pass=[REDACTED]"]}
+
+
 def test_redaction_everywhere_in_the_record(tracekit_capture):
     @tracekit.llm
     def call(prompt, api_key, max_tokens, headers, config):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracekit import _context, _guard, _registry, _state
 from tracekit._options import DEFAULT_BACKEND, DEFAULT_FLUSH_TIMEOUT, Options
-from tracekit._redact import MIN_SECRET_LEN
+from tracekit._redact import MIN_BARE_SECRET_LEN
 from tracekit._span import FORKED
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ def _configure_runtime(options: Options, pipeline: Pipeline) -> None:
     rt.limits = limits = options.limits
     # Clean payloads skip the exporter's cuts: only when no cut could apply
     # to them (item lists sit at depth 2; short strings are under 15 chars).
-    could_cut = limits.max_string_chars < MIN_SECRET_LEN or limits.max_depth < 2
+    could_cut = limits.max_string_chars < MIN_BARE_SECRET_LEN or limits.max_depth < 2
     rt.clean_items = -1 if could_cut else limits.max_items
     rt.flush_root = _flush_root if options.flush_on_root_end else None
     rt.sink = pipeline.submit

@@ -90,8 +90,12 @@ def is_secret_key(key: str) -> bool:
 
 
 # The shortest string a free-text rule looks at ("pwd=" and four characters);
-# shorter strings are never searched, and the hot path treats them as clean.
+# shorter strings are never searched.
 MIN_SECRET_LEN = 8
+# Every rule that needs no "=" or ":" matches 15 characters or more (a Slack
+# "xoxb-" token and ten more): a shorter string holding neither cannot hide a
+# secret, so the hot path may keep it clean (_wrappers, D24).
+MIN_BARE_SECRET_LEN = 15
 
 # Strings already redacted, by content: traced text repeats (a system prompt,
 # a conversation's earlier messages in every later call), and a lookup costs

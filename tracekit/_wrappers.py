@@ -16,7 +16,7 @@ from typing import Any
 from tracekit import _guard, _serialize
 from tracekit._context import CURRENT, restore
 from tracekit._lifecycle import admit_root, end_span, end_with_exception, start_span
-from tracekit._redact import MIN_SECRET_LEN
+from tracekit._redact import MIN_BARE_SECRET_LEN
 from tracekit._span import CLOSED, IN_CLEAN, NON_RECORDING, OUT_CLEAN, Span, set_end_reason
 from tracekit._spec import Spec
 from tracekit._state import runtime
@@ -30,8 +30,9 @@ _PLAIN = _serialize._PLAIN
 _PLAIN_STR_MAX = _serialize.PLAIN_STR_MAX
 _INT_MIN = _serialize.INT_MIN
 _INT_MAX = _serialize.INT_MAX
-# Strings shorter than this are never searched for secrets (see _redact).
-CLEAN_STR_MAX = MIN_SECRET_LEN
+# Shorter strings are clean unless non-ASCII (a lone surrogate?) or holding "=" or ":"
+# (a key=value secret): see _redact.
+CLEAN_STR_MAX = MIN_BARE_SECRET_LEN
 
 
 # -- shared open/close helpers (each guarded: our failures never reach the user) ----
@@ -63,7 +64,7 @@ def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, in
                 if len(value) > _PLAIN_STR_MAX:
                     return _snapshot(bound, rt.limits), 0
                 clean = False
-            elif clean and not value.isascii():  # could hold a lone surrogate
+            elif clean and (not value.isascii() or "=" in value or ":" in value):
                 clean = False
         elif t is int:
             if not _INT_MIN <= value <= _INT_MAX:  # made a marker by the exporter
@@ -86,7 +87,15 @@ def _close_ok(spec: Spec, span: Span, result: Any) -> None:
                 span._outputs = {"output": result}  # plain: the value itself is the snapshot
                 if (
                     t is not float
-                    and (t is not str or (len(result) < CLEAN_STR_MAX and result.isascii()))
+                    and (
+                        t is not str
+                        or (
+                            len(result) < CLEAN_STR_MAX
+                            and result.isascii()
+                            and "=" not in result
+                            and ":" not in result
+                        )
+                    )
                     and (t is not int or _INT_MIN <= result <= _INT_MAX)
                     and runtime.clean_items > 0
                 ):
@@ -129,7 +138,7 @@ def _close_items(spec: Spec, span: Span, items: list[Any], total: int, closed: b
                             span._outputs = _snapshot({"output": items}, runtime.limits)
                             break
                         clean = False
-                    elif clean and not item.isascii():
+                    elif clean and (not item.isascii() or "=" in item or ":" in item):
                         clean = False
                     size += 16 + len(item)
                 elif t is int:
