@@ -220,9 +220,10 @@ def _payload_json(payload: dict[str, Any]) -> str:
 def encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
     """The record as compact JSON, and where its inputs and its outputs sit inside it.
 
-    Equal to ``json.dumps(record, separators=(",", ":"))`` (same keys, same
-    order), but the fixed fields are formatted directly: a call into the JSON
-    encoder costs about a microsecond however small its input. The offsets
+    Equal as JSON to ``json.dumps(record, separators=(",", ":"))`` (same keys,
+    same order): orjson's when it is installed (:func:`_encode_c`), else the
+    json module's text with the fixed fields formatted directly (a call into
+    its encoder costs about a microsecond however small its input). The offsets
     (1-based start, length of the inputs' JSON, then of the outputs') let the
     sqlite store search payloads inside the record without keeping a second
     copy. A record whose keys are not ``RECORD_KEYS`` in order (a processor
@@ -234,6 +235,10 @@ def encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
     :func:`encode_checked` says; the caller's reads of its fields (the
     store's columns) then agree with the text. Never raises.
     """
+    if _dumps is not None:
+        fast = _encode_c(record)
+        if fast is not None:
+            return fast
     try:  # the common record, inline: this runs once per stored span
         text, spans = _encode(record)
         if not _state.config.options.processors or not _lone_escape(text):
@@ -248,6 +253,55 @@ def encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
             lost,
         )
     return text, spans
+
+
+_dumps: Callable[[Any], bytes] | None
+try:  # the C encoder (D105); the json module's rules below where it has no wheel
+    from orjson import dumps as _dumps
+except ImportError:  # pragma: no cover (CPython always has the wheel)
+    _dumps = None
+
+_INPUTS_KEY = ',"inputs":'
+_FIELDS = len(RECORD_KEYS)
+
+
+def _encode_c(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]] | None:
+    r""":func:`encode` through orjson, or None when the record needs the careful path.
+
+    orjson writes non-ASCII text as UTF-8 rather than ``\uXXXX`` escapes (the
+    text is equal as JSON, not as bytes) and refuses what it cannot encode
+    exactly (an int beyond 64 bits, a lone surrogate, a non-string key, a
+    type it does not know): those records take the json module's path,
+    which repairs them. The payloads are encoded a second time on their own
+    for their lengths: in C, cheaper than any search of the text for where
+    they end. The inputs start after the first ``,"inputs":`` of the text:
+    before them come only the fixed fields, where that sequence can only
+    be a key (a JSON string cannot hold an unescaped quote), so only an
+    error mapping with an ``inputs`` key (a processor's) could hold it.
+    """
+    dumps = _dumps
+    if dumps is None:
+        return None
+    try:
+        # Only a processor can add, remove or reorder fields: then they are checked.
+        if len(record) != _FIELDS or (
+            _state.config.options.processors and tuple(record) != RECORD_KEYS
+        ):
+            return None
+        error = record["error"]
+        if error is not None and (type(error) is not dict or "inputs" in error):
+            return None
+        text = dumps(record).decode()
+        ins = dumps(record["inputs"])
+        outs = dumps(record["outputs"])
+    except Exception:  # JSONEncodeError (a TypeError), KeyError: the careful path
+        return None
+    if text.isascii():
+        in_len, out_len = len(ins), len(outs)
+    else:  # offsets count characters, as SQLite's substr() does
+        in_len, out_len = len(ins.decode()), len(outs.decode())
+    in_start = text.find(_INPUTS_KEY) + len(_INPUTS_KEY) + 1
+    return text, (in_start, in_len, in_start + in_len + len(',"outputs":'), out_len)
 
 
 def _lone_escape(text: str) -> bool:

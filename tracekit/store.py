@@ -237,11 +237,18 @@ class Store:
             where.append("start_ns < ?")
             params.append(_ns("until_ns", until_ns))
         if search:
-            # Names as they are; payloads inside each span's JSON, where text is
-            # ASCII-escaped: escape the query the same way. LIKE ignores ASCII case.
-            where.append(_SEARCH_SPANS)
-            in_json = f"%{escape_like(json.dumps(search)[1:-1])}%"
-            params.extend((f"%{escape_like(search)}%", in_json, in_json))
+            # Names as they are; payloads inside each span's JSON, where non-ASCII
+            # text is ASCII-escaped (the json module's encoder) or UTF-8 (orjson's,
+            # D105): escape the query both ways. LIKE ignores ASCII case.
+            escaped = f"%{escape_like(json.dumps(search)[1:-1])}%"
+            utf8 = f"%{escape_like(json.dumps(search, ensure_ascii=False)[1:-1])}%"
+            params.append(f"%{escape_like(search)}%")
+            if utf8 == escaped:
+                where.append(_SEARCH_SPANS)
+                params.extend((escaped, escaped))
+            else:
+                where.append(_SEARCH_SPANS_EITHER)
+                params.extend((escaped, escaped, utf8, utf8))
         if cursor is not None:
             value, trace_id = _parse_cursor(cursor)
             where.append(f"({key}, trace_id) < (?, ?)")
@@ -406,6 +413,13 @@ _SEARCH_SPANS = """EXISTS (
         s.name LIKE ? ESCAPE '\\'
         OR substr(s.record, s.in_start, s.in_len) LIKE ? ESCAPE '\\'
         OR substr(s.record, s.out_start, s.out_len) LIKE ? ESCAPE '\\'))"""
+
+_SEARCH_SPANS_EITHER = (
+    _SEARCH_SPANS[:-2]
+    + """
+        OR substr(s.record, s.in_start, s.in_len) LIKE ? ESCAPE '\\'
+        OR substr(s.record, s.out_start, s.out_len) LIKE ? ESCAPE '\\'))"""
+)
 
 
 _INT64 = range(-(2**63), 2**63)  # what SQLite stores as an integer
