@@ -34,6 +34,7 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from tracekit import _state
@@ -218,10 +219,10 @@ class SqliteBackend:
                 span_rows, updates, trace_rows = with_tokens(
                     owners, strips, span_rows, updates, trace_rows
                 )
-            conn.executemany(_INSERT_SPAN, span_rows)
+            insert_rows(conn, _INSERT_SPAN, span_rows)
             if updates:
                 trace_rows = self._end_started(conn, updates, trace_rows)
-            conn.executemany(_UPSERT_TRACE, trace_rows)
+            insert_rows(conn, _UPSERT_TRACE, trace_rows)
             conn.executemany(DROP_TOKENS, [(t, s) for t, lost in strips.items() for s in lost])
             for trace_id in recount:
                 memory.remember(trace_id, read_back(conn, trace_id))
@@ -534,6 +535,41 @@ def _is_full(exc: sqlite3.Error) -> bool:
     return code == _SQLITE_FULL or "full" in str(exc).lower()
 
 
+def _variable_limit(conn: sqlite3.Connection) -> int:
+    """The most ``?`` parameters one statement may have (999 before SQLite 3.32)."""
+    getlimit = getattr(conn, "getlimit", None)  # Python 3.11+
+    if getlimit is not None:
+        return int(getlimit(getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", 9)))
+    return 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+
+
+_ROWS_PER_STATEMENT = 4096
+
+
+def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``conn.executemany(sql, rows)`` in a few statements of many rows each.
+
+    Python's sqlite3 releases the GIL around every step, once per row in
+    ``executemany``; beside a thread that runs Python without pause (a
+    traced loop) each release costs the writer up to a switch interval (5
+    ms) to get the GIL back, so rows went in at 1,000 to 4,000 a second.
+    One ``INSERT ... VALUES (...), (...), ...`` per few thousand rows is
+    one release for all of them (D105). ``sql`` is a one-row ``INSERT ...
+    VALUES (?, ...)`` whose ``VALUES`` group is its only parenthesised
+    group of ``?``; what follows it (an upsert clause) applies to each row.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    group = "(" + ",".join("?" * width) + ")"
+    head, _, tail = sql.partition(group)
+    per = max(1, min(_ROWS_PER_STATEMENT, _variable_limit(conn) // width))
+    for at in range(0, len(rows), per):
+        part = rows[at : at + per]
+        statement = f"{head}{','.join([group] * len(part))}{tail}"
+        conn.execute(statement, list(chain.from_iterable(part)))
+
+
 def _preview(value: Any) -> str | None:
     if not value:
         return None
@@ -546,7 +582,7 @@ def _preview(value: Any) -> str | None:
 _INSERT_SPAN = """
 INSERT INTO spans (span_id, trace_id, parent_id, name, kind, project, start_ns, end_ns,
                    status, total_tokens, pid, in_start, in_len, out_start, out_len, record)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 """
 
 _END_STARTED_SPAN = """
@@ -559,7 +595,7 @@ _UPSERT_TRACE = """
 INSERT INTO traces (trace_id, project, start_ns, end_ns, span_count, error_count, open_count,
                     total_tokens, root_span_id, root_name, root_kind, input_preview,
                     output_preview, pid)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (trace_id) DO UPDATE SET
     start_ns = min(traces.start_ns, excluded.start_ns),
     end_ns = CASE WHEN excluded.end_ns IS NULL THEN traces.end_ns
