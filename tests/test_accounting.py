@@ -79,7 +79,8 @@ def work(i=0, payload=""):
 def test_a_batch_that_finishes_after_shutdown_gave_up_on_it_is_counted_once(backend_class):
     # The case: created 1,500; exported 512 + timeout 1,500 (the batch counted twice).
     backend = backend_class()
-    tracekit.init(backend, queue_max_spans=4096, export_timeout=30)
+    # batch_size 32: a round takes 16 batches, 512 spans (D105)
+    tracekit.init(backend, queue_max_spans=4096, export_timeout=30, batch_size=32)
     for i in range(1500):
         work(i)
     tracekit.flush(timeout=0)
@@ -92,13 +93,15 @@ def test_a_batch_that_finishes_after_shutdown_gave_up_on_it_is_counted_once(back
     join_exporter()
     stats = assert_exact()
     # the batch got through after all: its real outcome replaced its timeout count
-    assert (stats["exported"], stats["dropped"]["timeout"]) == (512, 988)
-    assert len(backend.records) == 512
+    # (the round in flight holds what was queued when the exporter woke: up to 512)
+    taken = len(backend.records)
+    assert 0 < taken <= 512
+    assert (stats["exported"], stats["dropped"]["timeout"]) == (taken, 1500 - taken)
 
 
 def test_a_batch_that_fails_after_shutdown_gave_up_on_it_is_counted_under_its_reason():
     backend = BlockingBackend(then_raise=RuntimeError("late failure"))
-    tracekit.init(backend)
+    tracekit.init(backend, batch_size=32)  # rounds of 16 batches: 512 spans (D105)
     for i in range(600):
         work(i)
     tracekit.flush(timeout=0)

@@ -86,6 +86,9 @@ def lost(dropped: Mapping[str, int]) -> int:
     return sum(n for reason, n in dropped.items() if reason not in MARK_REASONS)
 
 
+TAKE_BATCHES = 16
+"""One exporter round takes up to this many ``batch_size`` batches from the queue (D105)."""
+
 # Said through the logger only, not on stderr: the marks (nothing lost) and the
 # records the application's own processor chose to drop (D102).
 LOGGED_ONLY = (*MARK_REASONS, "filtered")
@@ -121,6 +124,11 @@ class Pipeline:
         self._max_spans = options.queue_max_spans
         self._max_bytes = options.queue_max_bytes
         self._batch_size = options.batch_size
+        self._wait_when_full = options.on_full == "wait"
+        # What one round takes from the queue: a local backend writes it in one go
+        # (one transaction: a store pays per transaction, not per span), a remote
+        # one in requests of batch_size spans (D105).
+        self._take = options.batch_size * TAKE_BATCHES
         self.worker_restarts = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         self._said: set[str] = set()  # reasons whose first drop was said (D102)
@@ -151,6 +159,7 @@ class Pipeline:
         # them shutdown counted as timeout (the outcome replaces that count, D101).
         self._inflight = 0
         self._inflight_claimed = 0
+        self._waiting = 0  # callers waiting for room (on_full="wait"), under _cond
         # What the exporter is calling now (runner, verb), for shutdown's log line.
         self._calling: tuple[BackendRunner, str] | None = None
         self._announced: set[int] = set()  # ids of open spans sent as started records
@@ -175,7 +184,7 @@ class Pipeline:
         if (
             len(queue) >= self._max_spans
             or self._bytes_in - self._bytes_out + size > self._max_bytes
-        ):
+        ) and not (self._wait_when_full and self._wait_for_room(size)):
             self._drop("queue_full", 1, self._queue_full_why)
             return
         queue.append(span)
@@ -185,6 +194,33 @@ class Pipeline:
             self._wake.set()
         if not self._alive:
             self._start_worker()
+
+    def _wait_for_room(self, size: int) -> bool:
+        """``on_full="wait"``: wait until a span of ``size`` bytes fits, at most flush_timeout.
+
+        Never from the exporter's own threads (a backend's code), nor after
+        shutdown: those drop at once. The exporter notifies after it takes a
+        round from the queue and after each round it settles.
+        """
+        if self.closed or self._on_own_thread():
+            return False
+        deadline = time.monotonic() + self.options.flush_timeout
+        self._start_worker_if_needed()
+        self._wake.set()
+        with self._cond:
+            self._waiting += 1
+            try:
+                while (
+                    len(self._queue) >= self._max_spans
+                    or self._bytes_in - self._bytes_out + size > self._max_bytes
+                ):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self.closed or not self._alive:
+                        return False
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting -= 1
+        return True
 
     def _start_worker_if_needed(self) -> None:
         if not self._alive:
@@ -294,7 +330,7 @@ class Pipeline:
 
     def _drain(self) -> None:
         queue = self._queue
-        batch_size = self._batch_size
+        batch_size = self._take
         while queue:
             with self._cond:
                 # Taken under the lock: shutdown takes what is left under it too,
@@ -307,6 +343,8 @@ class Pipeline:
                 if not batch:
                     return
                 self._inflight = len(batch)
+                if self._waiting:  # on_full="wait": there is room in the queue now
+                    self._cond.notify_all()
             losses: dict[str, int] = {}  # reason -> spans, settled with the batch
             exported = 0
             try:
@@ -351,24 +389,28 @@ class Pipeline:
         failed: list[tuple[BackendRunner, Any, dict[str, int]]] = []
         whole = len(records)
         for runner in self.runners:
-            outcome = self._call(runner, "export", records)
+            outcome, sent, unsent = self._export_to(runner, records)
             if outcome == OK:
                 continue
             if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
                 self.failures += 1
                 raise outcome  # SystemExit & co.: end the exporter thread (restarted)
+            left = whole - sent  # the failed request and those not sent after it
             if outcome in (TIMEOUT, STUCK):
-                mine = {"timeout": whole}
+                mine = {"timeout": left}
             elif isinstance(outcome, StorageFull):
-                mine = {"storage_full": whole}
+                mine = {"storage_full": left}
             elif isinstance(outcome, BatchDropped):
                 # a backend may drop part of a batch, for one reason or several
-                mine = outcome.counts or {
-                    outcome.reason: whole if outcome.count is None else outcome.count
+                refused = left - unsent  # the request that failed
+                mine = dict(outcome.counts or {}) or {
+                    outcome.reason: refused if outcome.count is None else outcome.count
                 }
+                if unsent:  # the requests not sent after it
+                    mine[outcome.reason] = min(refused, mine.get(outcome.reason, 0)) + unsent
             else:
-                mine = {"backend_error": whole}
-            mine = {r: max(0, min(n, whole)) for r, n in mine.items()}
+                mine = {"backend_error": left}
+            mine = {r: max(0, min(n, left)) for r, n in mine.items()}
             failed.append((runner, outcome, mine))
         if not failed:
             return whole
@@ -386,6 +428,28 @@ class Pipeline:
             losses[reason] = losses.get(reason, 0) + count
         self._report_export_failures(failed, lost_by)
         return whole - sum(lost_by.values())
+
+    def _export_to(
+        self, runner: BackendRunner, records: list[dict[str, Any]]
+    ) -> tuple[Any, int, int]:
+        """One backend's export of a round: whole, or for a remote one in batch_size requests.
+
+        A remote backend's requests stop at the first that fails (a receiver
+        that refused one is not asked for the next): the records of the
+        requests not sent count under the failure's reason.
+
+        Returns:
+            The outcome, how many records the requests before it delivered, and
+            how many the requests after it would have carried.
+        """
+        size = self._batch_size
+        if not runner.abilities.remote or len(records) <= size:
+            return self._call(runner, "export", records), 0, 0
+        for at in range(0, len(records), size):
+            outcome = self._call(runner, "export", records[at : at + size])
+            if outcome != OK:
+                return outcome, at, max(0, len(records) - at - size)
+        return OK, 0, 0
 
     def _report_export_failures(
         self,
