@@ -68,11 +68,12 @@ def test_stats_has_the_documented_keys():
         "after_shutdown",
         "abandoned",
     }
-    assert stats["config"]["queue_max_spans"] == 2048
+    assert stats["config"]["queue_max_spans"] == 100_000
     assert stats["config"]["queue_max_bytes"] == 64 * 1024 * 1024
     assert stats["config"]["batch_size"] == 512
     assert stats["config"]["export_interval"] == 1.0
     assert stats["config"]["flush_timeout"] == 5.0
+    assert stats["config"]["on_full"] == "drop"
 
 
 def test_spans_are_exported_and_counted(tracekit_capture):

@@ -17,7 +17,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracekit import _context, _guard, _registry, _state
-from tracekit._options import DEFAULT_BACKEND, DEFAULT_FLUSH_TIMEOUT, Options
+from tracekit._options import (
+    DEFAULT_BACKEND,
+    DEFAULT_FLUSH_TIMEOUT,
+    DEFAULT_QUEUE_MAX_SPANS,
+    Options,
+)
 from tracekit._redact import MIN_BARE_SECRET_LEN
 from tracekit._span import FORKED
 
@@ -103,7 +108,7 @@ def init(
     max_depth: int = 20,
     max_items: int = 1_000,
     max_record_bytes: int = 1 << 20,
-    queue_max_spans: int = 2048,
+    queue_max_spans: int = DEFAULT_QUEUE_MAX_SPANS,
     queue_max_bytes: int = 64 << 20,
     batch_size: int = 512,
     export_interval: float | None = None,
@@ -112,6 +117,7 @@ def init(
     max_open_spans: int = 10_000,
     max_span_age_s: float = 3600.0,
     drop_notice: bool | None = None,
+    on_full: str = "drop",
 ) -> None:
     """Configure tracekit. Calling it again reconfigures (the old pipeline is flushed first).
 
@@ -136,7 +142,8 @@ def init(
         max_depth: nesting depth kept in traced values.
         max_items: items kept per list or dict.
         max_record_bytes: the size cap of one span record.
-        queue_max_spans: spans waiting for export before new ones are dropped.
+        queue_max_spans: spans waiting for export before new ones are dropped
+            (100,000: a burst of that many small spans is absorbed).
         queue_max_bytes: bytes waiting for export before new spans are dropped.
         batch_size: spans per export batch.
         export_interval: seconds between exports (default 1 s, 5 s for remote backends).
@@ -150,6 +157,10 @@ def init(
         drop_notice: the first dropped span of each reason is also written to
             stderr, one line, even without logging configured; False turns that
             off (``TRACEKIT_DROP_NOTICE=0``, else on). The log line stays.
+        on_full: what a traced call does when the queue is full: ``"drop"``
+            (the default: never wait; the span is dropped and counted) or
+            ``"wait"`` (batch jobs that prefer completeness: the call waits for
+            room, at most ``flush_timeout`` seconds, then drops and counts).
 
     Raises:
         ValueError: on a bad backend URL or option, before anything changes.
@@ -186,6 +197,7 @@ def init(
             max_open_spans=max_open_spans,
             max_span_age_s=max_span_age_s,
             drop_notice=_env_drop_notice() if drop_notice is None else drop_notice,
+            on_full=on_full,
         )
         # Resolve backends and read their abilities first: a bad URL or backend
         # fails here, before the old pipeline goes.

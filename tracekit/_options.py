@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 DEFAULT_BACKEND = "sqlite:///.tracekit/traces.db"
 DEFAULT_FLUSH_TIMEOUT = 5.0
+DEFAULT_QUEUE_MAX_SPANS = 100_000  # a burst of 100,000 small spans fits (D106)
+ON_FULL = ("drop", "wait")
 
 # Published defaults that stats()["config"] reports (docs/configuration.md).
 REPORTED = (
@@ -38,6 +40,7 @@ REPORTED = (
     "max_open_spans",
     "max_span_age_s",
     "drop_notice",
+    "on_full",
 )
 
 _COUNTS = (
@@ -72,7 +75,7 @@ class Options:
     max_depth: int = 20
     max_items: int = 1_000
     max_record_bytes: int = 1 << 20
-    queue_max_spans: int = 2048
+    queue_max_spans: int = DEFAULT_QUEUE_MAX_SPANS
     queue_max_bytes: int = 64 << 20
     batch_size: int = 512
     export_interval: float | None = None  # None: 1 s, or the backends' own (5 s remote)
@@ -81,6 +84,7 @@ class Options:
     max_open_spans: int = 10_000
     max_span_age_s: float = 3600.0
     drop_notice: bool = True  # the first drop of each reason also on stderr (D102)
+    on_full: str = "drop"  # or "wait": the caller waits for room, at most flush_timeout (D107)
     # Derived from the four caps above, once (the exporter reads it per span).
     limits: Limits = dataclasses.field(init=False, repr=False, compare=False)
 
@@ -105,6 +109,8 @@ class Options:
             ):
                 kind = "zero or a positive" if zero_ok else "a positive"
                 raise ValueError(f"{label} must be {kind} number of seconds, got {seconds!r}")
+        if self.on_full not in ON_FULL:
+            raise ValueError(f"on_full must be 'drop' or 'wait', got {self.on_full!r}")
         if not isinstance(self.drop_notice, bool):
             raise ValueError(f"drop_notice must be True or False, got {self.drop_notice!r}")
         object.__setattr__(self, "sample_rate", float(rate))
