@@ -164,7 +164,9 @@ def started_record(span: Span, options: Options) -> dict[str, Any] | None:
             "end_ns": None,
             "status": "RUNNING",
             "error": None,
-            "inputs": (inputs if span._flags & IN_CLEAN else _prepare(inputs, limits, redact))
+            "inputs": (
+                inputs if span._flags & IN_CLEAN else _prepare(inputs, limits, redact, owned=False)
+            )
             if inputs
             else {},
             "outputs": {},
@@ -283,9 +285,10 @@ def _encode_c(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]] |
     if dumps is None:
         return None
     try:
-        # Only a processor can add, remove or reorder fields: then they are checked.
+        # Only a processor can add, remove, reorder or retype fields: then they are checked
+        # as the json module's path checks them (it would raise, and repair).
         if len(record) != _FIELDS or (
-            _state.config.options.processors and tuple(record) != RECORD_KEYS
+            _state.config.options.processors and not _fields_typed(record)
         ):
             return None
         error = record["error"]
@@ -302,6 +305,21 @@ def _encode_c(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]] |
         in_len, out_len = len(ins.decode()), len(outs.decode())
     in_start = text.find(_INPUTS_KEY) + len(_INPUTS_KEY) + 1
     return text, (in_start, in_len, in_start + in_len + len(',"outputs":'), out_len)
+
+
+def _fields_typed(record: dict[str, Any]) -> bool:
+    """Whether a record's fields are in order and of the types :func:`_encode` accepts."""
+    if tuple(record) != RECORD_KEYS:
+        return False
+    for key in ("trace_id", "span_id", "name", "kind", "project", "status"):
+        if type(record[key]) is not str:
+            return False
+    parent, end = record["parent_id"], record["end_ns"]
+    return (
+        (parent is None or type(parent) is str)
+        and type(record["start_ns"]) is int
+        and (end is None or type(end) is int)
+    )
 
 
 def _lone_escape(text: str) -> bool:
@@ -325,6 +343,10 @@ def encode_checked(record: Any) -> tuple[str, tuple[int, int, int, int], str | N
     even that cannot be encoded, replaced by a placeholder; a ``dict`` is
     changed in place to what was encoded. Never raises.
     """
+    if _dumps is not None and type(record) is dict:
+        fast = _encode_c(record)  # refuses what needs a repair: it comes here below
+        if fast is not None:
+            return fast[0], fast[1], None
     try:
         if type(record) is not dict:
             raise TypeError("not a dict")
