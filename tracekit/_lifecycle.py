@@ -63,7 +63,8 @@ def start_span(
         inputs: the frozen inputs (``_serialize.freeze``), or None.
         flags: initial flags (``IN_CLEAN`` when the inputs need no preparation).
         attrs: initial attributes, owned by the span from now on.
-        attrs_size: their approximate size in bytes (for the queue's byte cap).
+        attrs_size: the approximate bytes they and the inputs' strings and
+            copied containers hold (for the queue's byte cap).
     """
     rt = runtime
     if parent is None:
@@ -76,6 +77,7 @@ def start_span(
         span._flags = flags
     if attrs is not None:
         span._attrs = attrs
+    if attrs_size:
         span._extra_size = attrs_size
     open_spans[span._span_id] = span
     return span

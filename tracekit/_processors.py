@@ -98,15 +98,64 @@ def clean(value: Any, limits: Limits, redact: bool) -> Any:
     return _clean(value, limits, redact, 0)
 
 
+def _clean_owned(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
+    """:func:`_clean` in place, for containers the span owns (``_serialize.copy_plain``).
+
+    The copies hold exact dicts, lists and plain values only, each within
+    ``max_items``, so no item cap applies: strings are cut, repaired and
+    redacted where they stand (a redacted string repeats, so
+    ``redact_string`` mostly answers from its memo), secret-named keys
+    replaced, ints beyond 64 bits and non-finite floats made markers.
+    """
+    if depth >= limits.max_depth:
+        return f"[truncated: deeper than {limits.max_depth} levels]"
+    max_chars = limits.max_string_chars
+    is_dict = type(value) is dict
+    secret_keys = redact and is_dict
+    pairs: Any = value.items() if is_dict else enumerate(value)
+    for k, v in pairs:
+        if secret_keys:
+            secret = _key_cache.get(k)
+            if secret is None:
+                secret = is_secret_key(k)
+            if secret and value_is_set(v):
+                value[k] = REDACTED
+                continue
+        t = type(v)
+        if t is str:
+            text = v
+            if len(text) > max_chars:
+                text = cut_string(text, max_chars)
+            if not text.isascii():
+                text = clean_text(text)
+            if redact and len(text) >= MIN_SECRET_LEN:
+                text = redact_string(text)
+            if text is not v:
+                value[k] = text
+        elif t is dict or t is list:
+            value[k] = _clean_owned(v, limits, redact, depth + 1)
+        elif t is int:
+            if not INT_MIN <= v <= INT_MAX:
+                value[k] = big_int(v)
+        elif t is float and not math.isfinite(v):
+            value[k] = to_jsonable(v, limits)
+    if is_dict and not all(k.isascii() for k in value):
+        return {clean_text(k): v for k, v in value.items()}  # a key with a lone surrogate
+    return value
+
+
 def prepare_payload(
-    payload: dict[str, Any] | str | None, limits: Limits, redact: bool
+    payload: dict[str, Any] | str | None, limits: Limits, redact: bool, *, owned: bool = True
 ) -> dict[str, Any]:
     """A payload frozen on the hot path -> the record's inputs/outputs mapping.
 
     Args:
-        payload: a dict of plain values owned by the span, JSON text, or None.
+        payload: a dict owned by the span (plain values and copied
+            containers of them, ``_serialize.freeze``), JSON text, or None.
         limits: the size caps.
         redact: whether built-in redaction applies.
+        owned: whether a dict payload may be changed in place (False for a
+            span still open: its started record reads a copy of the top only).
 
     Returns:
         A JSON-safe dict within the caps, with no lone surrogate and no int
@@ -136,8 +185,10 @@ def prepare_payload(
                     payload[k] = big_int(v)
             elif t is float and not math.isfinite(v):
                 payload[k] = to_jsonable(v, limits)
-            elif t is list:  # a generator's plain items
-                payload[k] = _clean(v, limits, redact, 1)
+            elif t is list or t is dict:  # copied containers, a generator's plain items
+                payload[k] = (
+                    _clean_owned(v, limits, redact, 1) if owned else _clean(v, limits, redact, 1)
+                )
             if not k.isascii():
                 odd_keys = [*(odd_keys or ()), k]
             if redact:

@@ -519,35 +519,126 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 Payload = "dict[str, Any] | str"
 
 
-# Strings longer than this are frozen as JSON text, so a dict payload's size is
-# bounded by its length and the queue's byte cap needs no walk over values.
-PLAIN_STR_MAX = 1024
+COPY_MAX_VALUES = 10_000
+"""Values one :func:`copy_plain` copies at most; a larger argument is frozen as JSON text."""
+
+
+class NotPlain(Exception):
+    """Raised by :func:`copy_plain` for a value it does not copy (the caller snapshots it)."""
+
+
+_NOT_PLAIN = NotPlain()
+_CONTAINERS = frozenset({dict, list, tuple})
+
+
+def copy_plain(value: Any, limits: Limits) -> tuple[list[Any] | dict[str, Any], int]:
+    """A deep copy of exact dicts, lists and tuples of plain values, and its size in bytes.
+
+    The hot path's snapshot of a container argument (chat messages, tool
+    arguments, retrieved documents): the caller may change the container
+    after the call, so its containers are copied; strings, numbers, bools
+    and None cannot change, so they are shared. No JSON is produced (the
+    exporter prepares and encodes the copy once: NaN, ints beyond 64 bits and
+    long strings are its to mark and cut). A tuple becomes a list, as in JSON.
+
+    Raises:
+        NotPlain: anything else inside (a subclass, an object, a non-string
+            key), a container of
+            more than ``max_items`` items, nesting to ``max_depth`` (a cycle
+            too) or more than :data:`COPY_MAX_VALUES` values: the caller
+            freezes the value as JSON text (:func:`snapshot`), which cuts and
+            marks. It reads exact builtins only, so no code of the caller's runs.
+    """
+    if type(value) not in _CONTAINERS:
+        raise _NOT_PLAIN
+    budget = [COPY_MAX_VALUES, 0]  # values left, bytes
+    copied = _copy(value, limits.max_depth - 1, limits.max_items, budget)
+    return copied, budget[1]
+
+
+def _copy(value: Any, left: int, max_items: int, budget: list[int]) -> Any:
+    n = len(value)
+    budget[0] -= n
+    if left <= 0 or n > max_items or budget[0] < 0:
+        raise _NOT_PLAIN
+    size = 16 * n
+    if type(value) is dict:
+        out: Any = {}
+        for k, v in value.items():
+            t = type(v)
+            if type(k) is not str:
+                raise _NOT_PLAIN
+            if t is str:
+                size += len(v) + len(k)
+            elif t is dict or t is list or t is tuple:
+                v = _copy(v, left - 1, max_items, budget)  # noqa: PLW2901 (the copy)
+            elif t not in _PLAIN:
+                raise _NOT_PLAIN
+            out[k] = v
+    else:
+        out = []
+        append = out.append
+        for v in value:
+            t = type(v)
+            if t is str:
+                size += len(v)
+            elif t is dict or t is list or t is tuple:
+                v = _copy(v, left - 1, max_items, budget)  # noqa: PLW2901 (the copy)
+            elif t not in _PLAIN:
+                raise _NOT_PLAIN
+            append(v)
+    budget[1] += size
+    return out
 
 
 def freeze(mapping: dict[str, Any], limits: Limits = DEFAULT_LIMITS, *, owned: bool = True) -> Any:
     """Freeze a mapping of captured values on the hot path.
 
-    A dict whose values are all plain (str up to ``PLAIN_STR_MAX`` chars, int,
-    float, bool, None) is kept as a dict: those values cannot change, so a
-    shallow copy (none at all when tracekit built the dict itself, ``owned``)
-    is a full snapshot, and no JSON is produced until the exporter needs it.
-    Anything else (a dict subclass included: its ``items()`` is its own code)
-    is frozen as JSON text by :func:`snapshot`.
+    A dict of plain values (str, int, float, bool, None) and of exact dicts,
+    lists and tuples of them is kept as a dict: its containers are copied
+    (:func:`copy_plain`), its other values cannot change, and no JSON is
+    produced until the exporter needs it. The dict itself is copied too
+    unless tracekit built it (``owned``). Anything else (a dict subclass
+    included: its ``items()`` is its own code) is frozen as JSON text by
+    :func:`snapshot`, and so is a payload larger than one record (the
+    careful walk cuts it). :func:`freeze_sized` also tells its size.
     """
-    plain = _PLAIN
-    if owned:
-        for value in mapping.values():
-            t = type(value)
-            if t not in plain or (t is str and len(value) > PLAIN_STR_MAX):
-                return snapshot(mapping, limits)
-        return mapping
-    if type(mapping) is not dict:
-        return snapshot(mapping, limits)
+    return freeze_sized(mapping, limits, owned=owned)[0]
+
+
+def freeze_sized(
+    mapping: dict[str, Any], limits: Limits = DEFAULT_LIMITS, *, owned: bool = True
+) -> tuple[Any, int]:
+    """:func:`freeze`, and the bytes its strings and containers hold (for the byte cap).
+
+    The size is what the span adds to the queue beyond the 64 bytes a key
+    counts (``_lifecycle.end_span``); JSON text counts its own length there.
+    """
+    if not owned and type(mapping) is not dict:
+        return snapshot(mapping, limits), 0
+    out = mapping if owned else {}
+    size = 0
     for key, value in mapping.items():
         t = type(value)
-        if type(key) is not str or t not in plain or (t is str and len(value) > PLAIN_STR_MAX):
-            return snapshot(mapping, limits)
-    return dict(mapping)
+        if not owned and type(key) is not str:
+            return snapshot(mapping, limits), 0
+        if t is str:
+            size += len(value)
+        elif t in _CONTAINERS:
+            try:
+                value, more = copy_plain(value, limits)  # noqa: PLW2901 (the copy)
+            except NotPlain:
+                return snapshot(mapping, limits), 0
+            size += more
+            if owned:
+                out[key] = value
+        elif t not in _PLAIN:
+            return snapshot(mapping, limits), 0
+        if not owned:
+            out[key] = value
+    if size > limits.max_record_bytes:  # cut by the careful walk, not queued whole
+        return snapshot(mapping, limits), 0
+    return out, size
 
 
 def _encoder_safe(value: Any) -> bool:

@@ -17,6 +17,7 @@ from tracekit import _guard, _serialize
 from tracekit._context import CURRENT, restore
 from tracekit._lifecycle import admit_root, end_span, end_with_exception, start_span
 from tracekit._redact import MIN_BARE_SECRET_LEN
+from tracekit._serialize import NotPlain
 from tracekit._span import CLOSED, IN_CLEAN, NON_RECORDING, OUT_CLEAN, Span, set_end_reason
 from tracekit._spec import Spec
 from tracekit._state import runtime
@@ -25,9 +26,9 @@ _get = CURRENT.get
 _set = CURRENT.set
 _reset = CURRENT.reset
 _snapshot = _serialize.snapshot
-_freeze = _serialize.freeze
+_freeze_sized = _serialize.freeze_sized
+_copy_plain = _serialize.copy_plain
 _PLAIN = _serialize._PLAIN
-_PLAIN_STR_MAX = _serialize.PLAIN_STR_MAX
 _INT_MIN = _serialize.INT_MIN
 _INT_MAX = _serialize.INT_MAX
 # Shorter strings are clean unless non-ASCII (a lone surrogate?) or holding "=" or ":"
@@ -38,17 +39,20 @@ CLEAN_STR_MAX = MIN_BARE_SECRET_LEN
 # -- shared open/close helpers (each guarded: our failures never reach the user) ----
 
 
-def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, int]:
-    """The call's inputs by parameter name, frozen now, and IN_CLEAN when they need no prep.
+def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, int, int]:
+    """The call's inputs by parameter name, frozen now; IN_CLEAN when they need no prep; size.
 
     A payload is clean when it is a dict of plain values with non-secret
     names and no string long enough to hold a key or a float that could be
     NaN: the exporter then uses it as it is. Checking costs nothing extra
     here, where every value's type is looked at anyway to freeze it.
+    Containers of plain values (chat messages, tool arguments) are copied
+    (``_serialize.copy_plain``), not encoded; the size is the bytes the
+    strings and copies hold, for the queue's byte cap.
     """
     rt = runtime
     if not (spec.capture_inputs and rt.capture_inputs):
-        return None, 0
+        return None, 0, 0
     layout = spec.layout
     names = layout.names if instance is None else layout.names_bound
     if layout.simple and not kwargs and len(args) <= len(names):
@@ -56,13 +60,13 @@ def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, in
     else:
         bound = layout.bind_full(names, args, kwargs)
     clean = spec.keys_clean and not kwargs and len(bound) <= rt.clean_items
-    # _serialize.freeze(bound) inlined: the dict is ours, so plain values need no copy.
-    for value in bound.values():
+    size = 0
+    # _serialize.freeze_sized(bound) inlined: the dict is ours, so plain values need no copy.
+    for key, value in bound.items():
         t = type(value)
         if t is str:
             if len(value) >= CLEAN_STR_MAX:
-                if len(value) > _PLAIN_STR_MAX:
-                    return _snapshot(bound, rt.limits), 0
+                size += len(value)
                 clean = False
             elif clean and (not value.isascii() or "=" in value or ":" in value):
                 clean = False
@@ -71,9 +75,18 @@ def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, in
                 clean = False
         elif t is float:
             clean = False
+        elif t is dict or t is list or t is tuple:
+            try:
+                bound[key], more = _copy_plain(value, rt.limits)
+            except NotPlain:
+                return _snapshot(bound, rt.limits), 0, 0
+            size += more
+            clean = False
         elif t not in _PLAIN:
-            return _snapshot(bound, rt.limits), 0
-    return bound, IN_CLEAN if clean else 0
+            return _snapshot(bound, rt.limits), 0, 0
+    if size > rt.limits.max_record_bytes:  # cut by the careful walk, not queued whole
+        return _snapshot(bound, rt.limits), 0, 0
+    return bound, IN_CLEAN if clean else 0, size
 
 
 def _close_ok(spec: Spec, span: Span, result: Any) -> None:
@@ -83,32 +96,47 @@ def _close_ok(spec: Spec, span: Span, result: Any) -> None:
         if spec.capture_outputs and runtime.capture_outputs:
             # The named-outputs rule: a returned dict is the outputs mapping itself.
             t = type(result)
-            if t in _PLAIN and (t is not str or len(result) <= _PLAIN_STR_MAX):
+            limits = runtime.limits
+            if t in _PLAIN and (t is not str or len(result) <= limits.max_record_bytes):
                 span._outputs = {"output": result}  # plain: the value itself is the snapshot
-                if (
+                if t is str and len(result) >= CLEAN_STR_MAX:
+                    span._extra_size += len(result)
+                elif (
                     t is not float
                     and (
                         t is not str
-                        or (
-                            len(result) < CLEAN_STR_MAX
-                            and result.isascii()
-                            and "=" not in result
-                            and ":" not in result
-                        )
+                        or (result.isascii() and "=" not in result and ":" not in result)
                     )
                     and (t is not int or _INT_MIN <= result <= _INT_MAX)
                     and runtime.clean_items > 0
                 ):
                     span._flags |= OUT_CLEAN
             elif t is dict:
-                span._outputs = _freeze(result, runtime.limits, owned=False)
+                span._outputs, size = _freeze_sized(result, limits, owned=False)
+                span._extra_size += size
+            elif t is list or t is tuple:
+                _close_sequence(span, result, limits)
             elif issubclass(t, dict):  # named outputs too; its own items() is bounded there
-                span._outputs = _snapshot(result, runtime.limits)
+                span._outputs = _snapshot(result, limits)
             else:
-                span._outputs = _snapshot({"output": result}, runtime.limits)
+                span._outputs = _snapshot({"output": result}, limits)
         end_span(span)
     except Exception as exc:
         _guard.internal_error(exc, "decorator.close")
+
+
+def _close_sequence(span: Span, result: list[Any] | tuple[Any, ...], limits: Any) -> None:
+    """A returned list or tuple: copied when it holds plain data, else frozen as JSON."""
+    try:
+        copied, size = _copy_plain(result, limits)
+    except NotPlain:
+        span._outputs = _snapshot({"output": result}, limits)
+        return
+    if size > limits.max_record_bytes:  # cut by the careful walk, not queued whole
+        span._outputs = _snapshot({"output": result}, limits)
+        return
+    span._outputs = {"output": copied}
+    span._extra_size += size
 
 
 def _close_error(span: Span, exc: BaseException) -> None:
@@ -134,7 +162,7 @@ def _close_items(spec: Spec, span: Span, items: list[Any], total: int, closed: b
                 t = type(item)
                 if t is str:
                     if len(item) >= CLEAN_STR_MAX:
-                        if len(item) > _PLAIN_STR_MAX:
+                        if len(item) > runtime.limits.max_record_bytes:
                             span._outputs = _snapshot({"output": items}, runtime.limits)
                             break
                         clean = False
@@ -164,9 +192,11 @@ def _open(spec: Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any
     """The call's span (NON_RECORDING for a new trace sampled out, or on our own failure)."""
     try:
         if parent is not None or admit_root():
-            inputs, flags = _capture(spec, instance, args, kwargs)
+            inputs, flags, size = _capture(spec, instance, args, kwargs)
             attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
-            return start_span(spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size)
+            return start_span(
+                spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size + size
+            )
     except Exception as exc:
         _guard.internal_error(exc, "decorator.open")
     return NON_RECORDING
@@ -181,10 +211,10 @@ def _sync(spec: Spec) -> Callable[..., Any]:
         try:
             span: Span = NON_RECORDING  # stays so for a new trace sampled out
             if parent is not None or admit_root():
-                inputs, flags = _capture(spec, instance, args, kwargs)
+                inputs, flags, size = _capture(spec, instance, args, kwargs)
                 attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
                 span = start_span(
-                    spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size
+                    spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size + size
                 )
         except Exception as exc:
             _guard.internal_error(exc, "decorator.open")
@@ -234,7 +264,7 @@ def _async(spec: Spec) -> Callable[..., Any]:
 
 def _defer(
     spec: Spec, parent: Span | None, instance: Any, args: Any, kwargs: Any
-) -> tuple[Any, int] | None:
+) -> tuple[Any, int, int] | None:
     """For generators: sample and freeze the inputs now (the caller may change them later).
 
     The span opens on first resume (:func:`_begin`); None when the new trace is
@@ -249,13 +279,16 @@ def _defer(
         return None
 
 
-def _begin(spec: Spec, parent: Span | None, captured: tuple[Any, int] | None) -> Span:
+def _begin(spec: Spec, parent: Span | None, captured: tuple[Any, int, int] | None) -> Span:
     """Open a generator's span under ``parent`` with the inputs :func:`_defer` froze."""
     if captured is None:
         return NON_RECORDING
+    inputs, flags, size = captured
     attrs = spec.attrs and dict(spec.attrs)  # None, or the span's own copy
     try:
-        return start_span(spec.name, spec.kind, parent, *captured, attrs, spec.attrs_size)
+        return start_span(
+            spec.name, spec.kind, parent, inputs, flags, attrs, spec.attrs_size + size
+        )
     except Exception as exc:
         _guard.internal_error(exc, "decorator.begin")
         return NON_RECORDING
