@@ -249,8 +249,13 @@ def test_show_json_prints_the_stored_records(db, capsys):
     status, out, _ = run(capsys, "--db", str(db), "show", "--json", trace_id[:8])
     assert status == 0
     with Store(db) as store:
-        assert json.loads(out) == store.get_trace(trace_id)
-    assert len(json.loads(out)) == 3
+        assert json.loads(out) == {
+            "trace_id": trace_id,
+            "incomplete": False,
+            "lost_spans": 0,
+            "spans": store.get_trace(trace_id),
+        }
+    assert len(json.loads(out)["spans"]) == 3
 
 
 def test_show_json_of_hand_written_records_round_trips(db, capsys):
@@ -258,7 +263,7 @@ def test_show_json_of_hand_written_records_round_trips(db, capsys):
     child = hand_record("ab" * 16, "02" * 8, parent_id="01" * 8, kind="TOOL")
     write_records(db, [child, root])
     _, out, _ = run(capsys, "show", "abab", "--json", "--db", str(db))
-    assert json.loads(out) == [root, child]
+    assert json.loads(out)["spans"] == [root, child]
 
 
 def test_show_accepts_a_unique_prefix_and_refuses_an_ambiguous_one(db, capsys):

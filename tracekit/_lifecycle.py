@@ -28,16 +28,32 @@ from tracekit._span import (
     set_error,
     setup,
 )
-from tracekit._state import ENABLED, open_spans, runtime
+from tracekit._state import ENABLED, config, open_spans, runtime
 
 _new = Span.__new__
 _random = random.random
 
 
 def admit_root() -> bool:
-    """Head sampling, decided once per trace at its root: whether the trace is kept."""
+    """Whether a new trace is kept, decided once at its root: head sampling, then room.
+
+    A trace sampled in is refused whole while the queue is nearly full
+    (``Pipeline.admit_spans``/``admit_bytes``, D109): like a trace sampled
+    out it costs nothing more, and the room left goes to the traces already
+    started, so they are stored whole. The refusal is counted (its root as
+    one ``queue_full`` span); sampling out is not a loss (D9).
+    """
     rate = runtime.sample_rate
-    return rate >= 1.0 or _random() < rate
+    if rate < 1.0 and _random() >= rate:
+        return False
+    pipeline = config.pipeline
+    if pipeline is None or (
+        len(pipeline._queue) < pipeline.admit_spans
+        and pipeline._bytes_in - pipeline._bytes_out < pipeline.admit_bytes
+    ):
+        return True
+    pipeline.refuse_root()
+    return False
 
 
 def start_span(

@@ -26,13 +26,22 @@ under it; shutdown takes what is left under it. A batch shutdown gave up on
 is counted ``timeout`` meanwhile, and its real outcome replaces that count if
 it finishes later. So ``created == exported + lost + pending`` always holds,
 where ``lost`` sums every reason but the marks, :data:`MARK_REASONS`.
+
+The whole trace or none (D109): a new trace is refused at its root while the
+queue is :data:`ADMIT_FILL` full (``admit``, read by ``_lifecycle.admit_root``),
+so the room left goes to the traces already started. A span lost anyway
+(queue full, conversion or processor failure) is remembered by trace id, and
+after each round the backends that mark traces (``export_losses``) are told
+how many spans of which traces they will never receive.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import operator
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -86,6 +95,12 @@ def lost(dropped: Mapping[str, int]) -> int:
     return sum(n for reason, n in dropped.items() if reason not in MARK_REASONS)
 
 
+ADMIT_FILL = 0.9
+"""A new trace is refused at its root while the queue holds this share of its caps (D109)."""
+
+LOSS_MEMORY = 100_000
+"""Lost spans remembered by trace id until a backend is told; past it they go unmarked."""
+
 TAKE_BATCHES = 16
 """One exporter round takes up to this many ``batch_size`` batches from the queue (D105)."""
 
@@ -129,6 +144,25 @@ class Pipeline:
         # (one transaction: a store pays per transaction, not per span), a remote
         # one in requests of batch_size spans (D105).
         self._take = options.batch_size * TAKE_BATCHES
+        # Root admission (D109): at or past these a new trace is refused whole; never
+        # with on_full="wait", whose callers wait for room instead.
+        if self._wait_when_full:
+            self.admit_spans = self.admit_bytes = sys.maxsize
+        else:
+            # rounded up: a queue of a few spans refuses a root only when full
+            self.admit_spans = math.ceil(self._max_spans * ADMIT_FILL)
+            self.admit_bytes = math.ceil(self._max_bytes * ADMIT_FILL)
+        self.refused_traces = 0
+        self._refused_why = (
+            f"the export queue is {ADMIT_FILL:.0%} full ({self._max_spans:,} spans or "
+            f"{self._max_bytes >> 20} MiB): new traces are refused whole at their root "
+            "until it drains"
+        )
+        # The backends that mark a trace incomplete, and per backend the losses it
+        # has yet to be told (kept when a call fails, offered again next round).
+        self._loss_runners = [r for r in self.runners if r.abilities.marks_losses]
+        self._untold: list[dict[str, int]] = [{} for _ in self._loss_runners]
+        self.unmarked = 0  # spans lost whose trace no backend could be told about
         self.worker_restarts = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         self._said: set[str] = set()  # reasons whose first drop was said (D102)
@@ -164,6 +198,9 @@ class Pipeline:
         self._calling: tuple[BackendRunner, str] | None = None
         self._announced: set[int] = set()  # ids of open spans sent as started records
         self._announce_all = False  # at shutdown: every open span, whatever its age
+        # Trace ids of spans lost on tracekit's side, one per span, until told (D109):
+        # appended by the hot path (atomic), taken by the exporter.
+        self._lost_ids: collections.deque[int] = collections.deque()
         self._alive = False
         self._stopping = False  # shutdown: drain, flush, close the backends, end
         self._deadline = 0.0  # shutdown's deadline (monotonic): bounds the remote calls
@@ -178,6 +215,8 @@ class Pipeline:
         """Enqueue a finished span (called from the traced call; never blocks)."""
         if self.closed:
             self._drop("after_shutdown", 1, "a span ended after tracekit.shutdown()")
+            if self._loss_runners:  # the backends are closed: its trace cannot be marked
+                self.unmarked += 1
             return
         queue = self._queue
         size = span._size
@@ -186,6 +225,7 @@ class Pipeline:
             or self._bytes_in - self._bytes_out + size > self._max_bytes
         ) and not (self._wait_when_full and self._wait_for_room(size)):
             self._drop("queue_full", 1, self._queue_full_why)
+            self._mark_lost(span._trace_id)
             return
         queue.append(span)
         self._bytes_in += size
@@ -221,6 +261,58 @@ class Pipeline:
             finally:
                 self._waiting -= 1
         return True
+
+    def refuse_root(self) -> None:
+        """Count a new trace refused at its root (``_lifecycle.admit_root``, D109).
+
+        Its root counts as one ``queue_full`` span; the spans under it are never
+        created, as in a trace sampled out.
+        """
+        self.refused_traces += 1
+        self._drop("queue_full", 1, self._refused_why)
+
+    def _mark_lost(self, trace_id: int) -> None:
+        """Remember that a span of this trace was lost, for the backends that mark traces."""
+        if not self._loss_runners:
+            return
+        if len(self._lost_ids) < LOSS_MEMORY:
+            self._lost_ids.append(trace_id)
+        else:
+            self.unmarked += 1
+
+    def _tell_losses(self) -> None:
+        """Tell each backend that marks traces which of them lost spans since it was last told.
+
+        After a round and before a flush (exporter thread). A call that raised
+        or was not made (stuck) is offered again next time; one that timed out
+        may have been applied, so its counts go unmarked rather than twice.
+        """
+        if not self._loss_runners:
+            return
+        ids = self._lost_ids
+        fresh: dict[str, int] = {}
+        while ids:
+            try:
+                trace_id = ids.popleft()
+            except IndexError:
+                break
+            key = "%032x" % trace_id  # noqa: UP031 (as _record writes trace ids)
+            fresh[key] = fresh.get(key, 0) + 1
+        for runner, untold in zip(self._loss_runners, self._untold, strict=True):
+            for key, count in fresh.items():
+                untold[key] = untold.get(key, 0) + count
+            if not untold or self._given_up:
+                continue
+            outcome = self._call(runner, "export_losses", dict(untold))
+            if outcome == OK:
+                untold.clear()
+                continue
+            self._log_backend_failure(runner, "export_losses", outcome)
+            if outcome == TIMEOUT:
+                self.unmarked += sum(untold.values())
+                untold.clear()
+            while len(untold) > LOSS_MEMORY:  # bounded: the oldest go unmarked
+                self.unmarked += untold.pop(next(iter(untold)))
 
     def _start_worker_if_needed(self) -> None:
         if not self._alive:
@@ -284,6 +376,7 @@ class Pipeline:
                 if self.started_runners:
                     self._announce_started()
                 self._drain()
+                self._tell_losses()  # losses of spans that never reached a round
                 self._finish_flush()
                 if self._stopping and not self._queue and self._flush_done == self._flush_asked:
                     self._close_backends()
@@ -357,6 +450,7 @@ class Pipeline:
                 raise
             finally:
                 self._settle(batch, exported, losses)
+            self._tell_losses()  # D109: the round's losses, before the next round
 
     def _settle(self, batch: list[Span], exported: int, losses: Mapping[str, int]) -> None:
         """Count a batch's outcome: each of its spans once, exported or under one reason."""
@@ -481,7 +575,9 @@ class Pipeline:
                 record: dict[str, Any] | None = to_record(span, opts.project, opts)
             except Exception as exc:
                 _guard.internal_error(exc, "pipeline.to_record", reraise=False)
-                self._lose(losses, "backend_error", "a span could not be converted to a record")
+                self._lose(
+                    losses, "backend_error", "a span could not be converted to a record", span
+                )
                 continue
             try:
                 for processor in opts.processors:
@@ -493,9 +589,11 @@ class Pipeline:
                     losses,
                     "processor_error",
                     f"a processor (init(redact=...)) raised {type(exc).__name__}",
+                    span,
                 )
                 continue
             if record is None:
+                # the application's own choice: its trace is not marked incomplete (D109)
                 self._lose(losses, "filtered", "a processor (init(redact=...)) returned None")
                 continue
             if span._size > half_cap and _processors.enforce_record_size(record, opts.limits):
@@ -504,9 +602,13 @@ class Pipeline:
             records.append(record)
         return records
 
-    def _lose(self, losses: dict[str, int], reason: str, why: str) -> None:
+    def _lose(
+        self, losses: dict[str, int], reason: str, why: str, span: Span | None = None
+    ) -> None:
         losses[reason] = losses.get(reason, 0) + 1
         self._notice(reason, 1, why)
+        if span is not None:
+            self._mark_lost(span._trace_id)
 
     @staticmethod
     def _failure_detail(runner: BackendRunner, outcome: Any) -> str:
@@ -697,6 +799,8 @@ class Pipeline:
             self._seq_out += left + held
             if left + held:
                 self.dropped["timeout"] += left + held
+                if self._loss_runners:  # the exporter is done: their traces stay unmarked
+                    self.unmarked += left
             calling = self._calling
             self._cond.notify_all()
         self._wake.set()  # an idle exporter sees _given_up and ends
@@ -754,6 +858,9 @@ class Pipeline:
         self.exported = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         self.worker_restarts = 0
+        self.refused_traces = 0
+        self.unmarked = 0
+        self._untold = [{} for _ in self._loss_runners]
         for runner in self.runners:
             runner.after_fork_in_child()
             if runner.abilities.fork_aware:
@@ -791,5 +898,9 @@ class Pipeline:
             "open_spans": len(open_spans),
             "worker_restarts": self.worker_restarts,
             "dropped": dropped,
+            # D109: traces refused whole at their root (each root is one queue_full
+            # span), and lost spans no backend could mark on their trace
+            "refused_traces": self.refused_traces,
+            "unmarked_losses": self.unmarked,
             "pid": os.getpid(),
         }

@@ -88,7 +88,7 @@ def _line(record: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
-def render_trace(records: Iterable[dict[str, Any]], *, details: bool = True) -> str:
+def render_trace(records: Iterable[dict[str, Any]], *, details: bool = True, lost: int = 0) -> str:
     """Render the records of one trace as an indented tree.
 
     The tree and the token total are ``_record``'s: every record is drawn
@@ -98,6 +98,7 @@ def render_trace(records: Iterable[dict[str, Any]], *, details: bool = True) -> 
     Args:
         records: span records of one trace, in any order.
         details: add one line of inputs and outputs under each span.
+        lost: spans of the trace tracekit lost: the header says it is incomplete (D110).
     """
     spans = distinct(records)  # what the tree draws: one record per span id
     if not spans:
@@ -109,6 +110,8 @@ def render_trace(records: Iterable[dict[str, Any]], *, details: bool = True) -> 
     head = f"trace {clean(str(first.get('trace_id')))}  project {project}  {len(spans)} spans"
     if total:
         head += f"  {total} tokens"
+    if lost:
+        head += f"  incomplete: {lost} {'span' if lost == 1 else 'spans'} lost"
     lines = [head]
     # Iterative, depth first: a trace can nest deeper than Python's recursion limit.
     stack: list[tuple[Node, str, bool]] = [

@@ -5,15 +5,17 @@ queries filter on, in insertion order, with one index (by trace): each extra
 index is one more random-order B-tree insert per span, the store's main
 write cost; ``traces`` holds one row of aggregates per trace, kept up to
 date by the writer in the same transaction as the spans, so listing many traces
-never scans spans. ``meta`` records the schema version; ``migrate`` brings any
-older store up to date, one numbered step at a time.
+never scans spans. ``trace_losses`` (schema 2) counts, per trace, the spans
+tracekit lost before they reached the store, so a trace missing spans reads
+as incomplete (D110). ``meta`` records the schema version; ``migrate`` brings
+any older store up to date, one numbered step at a time.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -59,9 +61,20 @@ CREATE INDEX IF NOT EXISTS traces_by_start ON traces (start_ns DESC, trace_id DE
 CREATE INDEX IF NOT EXISTS traces_by_project ON traces (project, start_ns DESC);
 """
 
+# Schema 2 (D110): spans of a trace lost on tracekit's side (queue full, a processor
+# failed), added by the writer's export_losses. A table of its own, not a traces
+# column: the losses may arrive before any span of the trace, and a traces row
+# needs the trace's project and start. Readers of a schema 1 store read 0.
+_V2 = """
+CREATE TABLE IF NOT EXISTS trace_losses (
+    trace_id   TEXT PRIMARY KEY,
+    lost_count INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+"""
+
 # Index i holds the script that takes a store from version i to i + 1. Statements
 # are split on ";", so comments in them must not contain one.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 
 class SchemaTooNew(RuntimeError):

@@ -163,9 +163,22 @@ def cmd_ls(args: argparse.Namespace, out: IO[str]) -> int:
     rows = [[_render.clean(cell) for cell in _row(t)] for t in page.traces]
     for line in format_table(header, rows, right=(4, 5)):
         print(line, file=out)
+    if any(t.incomplete for t in page.traces):
+        print(INCOMPLETE_NOTE, file=out)
     if page.next_cursor:
         print(_render.clean(f"more: {_next_page_command(args, page.next_cursor)}"), file=out)
     return 0
+
+
+INCOMPLETE_NOTE = (
+    "(N lost): incomplete trace, N of its spans were lost before they reached the store "
+    "(see tracekit.stats())"
+)
+
+
+def status_cell(trace: TraceSummary) -> str:
+    """The STATUS column: the status, and ``(N lost)`` for an incomplete trace (D110)."""
+    return f"{trace.status} ({trace.lost_count} lost)" if trace.incomplete else trace.status
 
 
 def _row(trace: TraceSummary) -> tuple[str, ...]:
@@ -178,7 +191,7 @@ def _row(trace: TraceSummary) -> tuple[str, ...]:
         trace.trace_id[:12],
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(trace.start_ns // 1_000_000_000)),
         took,
-        trace.status,
+        status_cell(trace),
         str(trace.span_count),
         str(trace.total_tokens) if trace.total_tokens else "-",
         _render.preview(root, _ROOT_WIDTH),
@@ -231,13 +244,24 @@ def _next_page_command(args: argparse.Namespace, cursor: str) -> str:
 
 
 def cmd_show(args: argparse.Namespace, out: IO[str]) -> int:
-    """Print one trace as a tree, or its records as a JSON array with ``--json``."""
+    """Print one trace as a tree, or as JSON with ``--json``.
+
+    The JSON is ``{"trace_id", "incomplete", "lost_spans", "spans"}``, the
+    span records in start order (D110).
+    """
     with Store(args.db) as store:
-        records = store.get_trace(args.trace_id)
+        summary = store.trace_summary(args.trace_id)
+        records = store.get_trace(summary.trace_id)
     if args.json:
-        print(json.dumps(records, indent=2), file=out)
+        shown = {
+            "trace_id": summary.trace_id,
+            "incomplete": summary.incomplete,
+            "lost_spans": summary.lost_count,
+            "spans": records,
+        }
+        print(json.dumps(shown, indent=2), file=out)
     else:
-        print(_render.render_trace(records), file=out)
+        print(_render.render_trace(records, lost=summary.lost_count), file=out)
     return 0
 
 

@@ -6,6 +6,10 @@ search text is matched literally (LIKE wildcards escaped). Listing reads the
 transaction as the spans, so the first page is an index walk whatever the
 store's size.
 
+A trace tracekit lost spans of (the queue was full, a processor failed) is
+*incomplete*: ``TraceSummary.lost_count`` says how many of its spans are
+missing (``trace_losses``, schema 2; a schema 1 store reads 0, D110).
+
 A span still open has ``end_ns`` None. Its status reads ``RUNNING`` while the
 process that started it is alive and ``UNFINISHED`` once it is gone (it died
 before the span ended).
@@ -84,6 +88,12 @@ class TraceSummary:
     status: str  # OK | ERROR | RUNNING | UNFINISHED
     input_preview: str | None
     output_preview: str | None
+    lost_count: int = 0  # spans of this trace tracekit lost: never stored (D110)
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether spans of this trace were lost before they reached the store."""
+        return self.lost_count > 0
 
     @property
     def duration_ns(self) -> int | None:
@@ -154,6 +164,14 @@ class Store:
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_PATH) -> None:
         self.path = os.fspath(path)
         self._conn = _open_reader(self.path)
+        try:
+            # A schema 1 store (read-only here, so not migrated) has no lost counts.
+            has_losses = "trace_losses" in _tables(self._conn)
+        except BaseException:
+            self._conn.close()
+            raise
+        self._has_losses = has_losses
+        self._summary_columns = _SUMMARY_COLUMNS + (_LOST_COLUMN if has_losses else ", 0")
 
     def close(self) -> None:
         """Close the connection."""
@@ -255,7 +273,7 @@ class Store:
             params.extend((value, trace_id))
         # Only allowlisted fragments are formatted in; every value is a parameter.
         sql = (
-            f"SELECT {_SUMMARY_COLUMNS}, {key} FROM traces"  # noqa: S608
+            f"SELECT {self._summary_columns}, {key} FROM traces"  # noqa: S608
             + (" WHERE " + " AND ".join(where) if where else "")
             + f" ORDER BY {key} DESC, trace_id DESC LIMIT ?"
         )
@@ -298,7 +316,7 @@ class Store:
         """
         full = self.resolve_trace_id(trace_id)
         row = self._conn.execute(
-            f"SELECT {_SUMMARY_COLUMNS} FROM traces WHERE trace_id = ?",  # noqa: S608
+            f"SELECT {self._summary_columns} FROM traces WHERE trace_id = ?",  # noqa: S608
             (full,),
         ).fetchone()
         if row is None:  # deleted between the two statements
@@ -385,6 +403,8 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM spans WHERE trace_id = ?", (trace_id,))
+                if self._has_losses:
+                    conn.execute("DELETE FROM trace_losses WHERE trace_id = ?", (trace_id,))
                 gone = conn.execute("DELETE FROM traces WHERE trace_id = ?", (trace_id,)).rowcount
                 conn.execute("COMMIT")
             except BaseException:
@@ -402,10 +422,13 @@ class Store:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-# The trace table's columns, in the order _summary reads them.
+# The trace table's columns, in the order _summary reads them; then the lost count.
 _SUMMARY_COLUMNS = (
     "trace_id, project, root_name, root_kind, start_ns, end_ns, span_count, "
     "error_count, open_count, total_tokens, input_preview, output_preview"
+)
+_LOST_COLUMN = (
+    ", coalesce((SELECT l.lost_count FROM trace_losses l WHERE l.trace_id = traces.trace_id), 0)"
 )
 
 _SEARCH_SPANS = """EXISTS (
@@ -479,7 +502,7 @@ def _damaged(row: tuple[Any, ...], exc: Exception) -> dict[str, Any]:
 
 def _summary(row: tuple[Any, ...], open_span_pids: Callable[[str], list[int]]) -> TraceSummary:
     (trace_id, project, root_name, root_kind, start_ns, end_ns, span_count, error_count,
-     open_count, total_tokens, input_preview, output_preview) = row[:12]  # fmt: skip
+     open_count, total_tokens, input_preview, output_preview, lost_count) = row[:13]  # fmt: skip
     if error_count:
         status = "ERROR"
     elif open_count:
@@ -502,6 +525,7 @@ def _summary(row: tuple[Any, ...], open_span_pids: Callable[[str], list[int]]) -
         status=status,
         input_preview=input_preview,
         output_preview=output_preview,
+        lost_count=int(lost_count or 0),
     )
 
 

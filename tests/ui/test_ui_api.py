@@ -32,6 +32,7 @@ def test_traces_page_newest_first_with_aggregates(client):
         "status": "ERROR",
         "input_preview": '{"question": "How old is Google?"}',
         "output_preview": "Google is 28 years old.",
+        "lost_count": 0,
     }
     assert body["next_cursor"] is None
 

@@ -135,7 +135,7 @@ def test_a_damaged_store_lists_what_it_can_and_says_it_is_damaged(two_traces):
 def test_tracekit_ui_refuses_such_a_store_in_one_line(two_traces, capsys, damage):
     if damage == "newer":
         with contextlib.closing(sqlite3.connect(two_traces)) as conn, conn:
-            conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+            conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     else:
         os.truncate(two_traces, os.path.getsize(two_traces) // 2)
     assert main(["ui", "--db", two_traces, "--port", "0"]) == 1

@@ -4,7 +4,8 @@ A backend is any object with three methods (:class:`Backend`); inheriting is
 not required. The exporter thread calls them with batches of span records
 (the dicts of DESIGN.md), never from the traced call. Optional abilities are
 protocols of their own (:class:`LiveBackend`, :class:`RemoteBackend`,
-:class:`ForkAware`, :class:`ReportsLateDrops`), read once at ``init()``.
+:class:`ForkAware`, :class:`ReportsLateDrops`, :class:`MarksLosses`), read once
+at ``init()``.
 Backends are chosen by URL scheme through one table, which is also the list a
 bad URL error names. The backends of the extras (``otlp``, ``wandb``) are
 submodules imported on first use.
@@ -21,6 +22,7 @@ from tracekit.backends._protocol import (
     Backend,
     ForkAware,
     LiveBackend,
+    MarksLosses,
     RemoteBackend,
     ReportsLateDrops,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "ForkAware",
     "JsonlBackend",
     "LiveBackend",
+    "MarksLosses",
     "MemoryBackend",
     "RemoteBackend",
     "ReportsLateDrops",

@@ -31,7 +31,8 @@ class Backend(Protocol):
     exported); anything else it raises is counted as ``backend_error``.
 
     Optional abilities, each a protocol: :class:`LiveBackend`,
-    :class:`RemoteBackend`, :class:`ForkAware`, :class:`ReportsLateDrops`.
+    :class:`RemoteBackend`, :class:`ForkAware`, :class:`ReportsLateDrops`,
+    :class:`MarksLosses`.
     """
 
     def export(self, records: Sequence[dict[str, Any]]) -> None:
@@ -91,8 +92,29 @@ class ReportsLateDrops(Protocol):
     """Reason -> spans accepted and lost afterwards, added to ``stats()["dropped"]``."""
 
 
+@runtime_checkable
+class MarksLosses(Protocol):
+    """A backend that marks a trace incomplete when tracekit lost some of its spans (D109).
+
+    The store keeps a lost count per trace, so a trace missing spans is never
+    shown as whole.
+    """
+
+    def export_losses(self, losses: Mapping[str, int]) -> None:
+        """Add ``losses`` (trace id, 32 hex -> spans of it lost since the last call).
+
+        Called on the exporter thread after a round that lost spans, before
+        ``flush()`` and ``shutdown()``. The counts add up: a trace may be
+        named again later, and its spans may be exported before or after.
+        Spans counted here are never exported. May raise: the same counts are
+        offered again with the next call (no span is counted twice in
+        ``stats()``; only the mark waits).
+        """
+
+
 _OPTIONAL = (
     "export_started",
+    "export_losses",
     "remote",
     "export_timeout",
     "export_interval",
@@ -110,6 +132,7 @@ class Abilities:
     takes_timeout: bool = False  # has export_timeout: the runner writes its bound there
     interval: float | None = None  # its own seconds between batches
     fork_aware: bool = False  # has after_fork
+    marks_losses: bool = False  # has export_losses
 
 
 def abilities_of(backend: object) -> Abilities:
@@ -133,7 +156,7 @@ def abilities_of(backend: object) -> Abilities:
             f"backend {name}: export_interval must be a positive number of seconds, "
             f"got {interval!r}"
         )
-    for method in ("export_started", "after_fork"):
+    for method in ("export_started", "export_losses", "after_fork"):
         value = getattr(backend, method, None)
         if value is not None and not callable(value):
             raise ValueError(f"backend {name}: {method} must be a method, got {value!r}")
@@ -146,6 +169,7 @@ def abilities_of(backend: object) -> Abilities:
         takes_timeout=hasattr(backend, "export_timeout"),
         interval=None if interval is None else float(interval),
         fork_aware=callable(getattr(backend, "after_fork", None)),
+        marks_losses=callable(getattr(backend, "export_losses", None)),
     )
 
 

@@ -1,10 +1,16 @@
-"""The jsonl backend: one span record per line, appended to a file."""
+"""The jsonl backend: one span record per line, appended to a file.
+
+A trace that lost spans on tracekit's side gets a loss line too (D109):
+``{"record": "loss", "trace_id": "<32 hex>", "lost_spans": N}``. A loss line
+has no ``span_id``; a trace's lost count is the sum of its loss lines.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from tracekit._record import UNENCODABLE, encode_checked
@@ -59,6 +65,21 @@ class JsonlBackend:
                 "span records that could not be encoded were written as placeholders",
                 counts={UNENCODABLE: lost},
             )
+
+    def export_losses(self, losses: Mapping[str, int]) -> None:
+        """Append one loss line per trace that lost spans (see the module docstring)."""
+        lines = [
+            json.dumps({"record": "loss", "trace_id": trace_id, "lost_spans": count})
+            for trace_id, count in losses.items()
+            if count
+        ]
+        if not lines:
+            return
+        lines.append("")
+        with self._lock:
+            f = self._open()
+            f.write("\n".join(lines))
+            f.flush()
 
     def flush(self) -> None:
         """Flush to the operating system."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -17,12 +17,19 @@ class MemoryBackend:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: list[dict[str, Any]] = []
+        self._losses: dict[str, int] = {}
         self.shut_down = False
 
     def export(self, records: Sequence[dict[str, Any]]) -> None:
         """Append a batch."""
         with self._lock:
             self._records.extend(records)
+
+    def export_losses(self, losses: Mapping[str, int]) -> None:
+        """Add spans tracekit lost, by trace id (see :attr:`losses`)."""
+        with self._lock:
+            for trace_id, count in losses.items():
+                self._losses[trace_id] = self._losses.get(trace_id, 0) + count
 
     def flush(self) -> None:
         """Nothing to do: records are visible as soon as they are exported."""
@@ -37,7 +44,14 @@ class MemoryBackend:
         with self._lock:
             return list(self._records)
 
+    @property
+    def losses(self) -> dict[str, int]:
+        """Trace id -> spans of it tracekit lost (never exported): those traces are incomplete."""
+        with self._lock:
+            return dict(self._losses)
+
     def clear(self) -> None:
-        """Forget the records exported so far."""
+        """Forget the records and losses exported so far."""
         with self._lock:
             self._records.clear()
+            self._losses.clear()

@@ -33,7 +33,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Any
 
@@ -349,6 +349,46 @@ class SqliteBackend:
         trace_rows = [(trace_id, *t) for trace_id, t in traces.items()]
         return span_rows, updates, trace_rows, done, lost
 
+    def export_losses(self, losses: Mapping[str, int]) -> None:
+        """Add spans tracekit lost to their traces' lost counts, in one transaction (D110).
+
+        The trace's spans may be stored before or after: the count lives in
+        ``trace_losses``, apart from the ``traces`` row the spans keep.
+
+        Raises:
+            StorageFull: the disk or ``max_size_mb`` is full (offered again later).
+        """
+        rows = [(str(trace_id), int(n)) for trace_id, n in losses.items() if n > 0]
+        if not rows:
+            return
+        if self._pid != os.getpid():  # forked, and no pipeline handed it over (after_fork)
+            self.after_fork()
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                conn = self._connect()
+                deadline = time.monotonic() + self.busy_timeout_s
+                while True:
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                        break
+                    except sqlite3.OperationalError as exc:  # another writer holds the lock
+                        if "locked" not in str(exc) or time.monotonic() > deadline:
+                            raise
+                try:
+                    insert_rows(conn, _ADD_LOSSES, rows)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                if _is_full(exc):
+                    raise StorageFull(str(exc)) from exc
+                raise
+            finally:
+                self._owner = None
+
     def flush(self) -> None:
         """Each batch is committed when ``export`` returns: nothing is buffered."""
 
@@ -611,4 +651,9 @@ ON CONFLICT (trace_id) DO UPDATE SET
     input_preview = coalesce(excluded.input_preview, traces.input_preview),
     output_preview = coalesce(excluded.output_preview, traces.output_preview),
     pid = excluded.pid
+"""
+
+_ADD_LOSSES = """
+INSERT INTO trace_losses (trace_id, lost_count) VALUES (?,?)
+ON CONFLICT (trace_id) DO UPDATE SET lost_count = trace_losses.lost_count + excluded.lost_count
 """

@@ -19,6 +19,13 @@ export function statusText(status) {
   return typeof status === "string" && status ? status : "?";
 }
 
+/** "incomplete · 3 spans lost" for a trace tracekit lost spans of, else "" (D110). */
+export function lostText(trace) {
+  const n = Number(trace.lost_count) || 0;
+  if (n <= 0) return "";
+  return `incomplete · ${count(n)} ${n === 1 ? "span" : "spans"} lost`;
+}
+
 /** Whether `ns` is a usable instant (records are data: a time may be a string or missing). */
 export const isTime = (ns) => typeof ns === "number" && Number.isFinite(ns);
 

@@ -1,7 +1,7 @@
 // The trace table: filters, search, a time range, cursor pagination, live refresh.
 import { api } from "./api.js";
 import { h, replace } from "./dom.js";
-import { KINDS, count, kindClass, preview, statusClass, statusText, timestamp, took } from "./format.js";
+import { KINDS, count, kindClass, lostText, preview, statusClass, statusText, timestamp, took } from "./format.js";
 import { poll } from "./poll.js";
 
 const PAGE = 50;
@@ -66,7 +66,10 @@ function row(trace) {
       h("span", { class: "name" }, trace.root_name || "(root not stored yet)")),
     h("td", { class: "start" }, timestamp(trace.start_ns)),
     h("td", { class: "num" }, took(trace)),
-    h("td", null, h("span", { class: "status " + statusClass(trace.status) }, statusText(trace.status))),
+    h("td", null,
+      h("span", { class: "status " + statusClass(trace.status) }, statusText(trace.status)),
+      // a trace missing spans is never shown as whole (D110)
+      lostText(trace) ? h("span", { class: "incomplete", title: "spans tracekit lost before they reached the store" }, lostText(trace)) : null),
     h("td", { class: "num" }, count(trace.span_count)),
     h("td", { class: "num" }, trace.total_tokens ? count(trace.total_tokens) : "–"),
     h("td", { class: "preview", title: preview(trace.input_preview, 200) }, preview(trace.input_preview)),

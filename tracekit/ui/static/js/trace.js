@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { renderArchitecture } from "./architecture.js";
 import { h, link, replace } from "./dom.js";
-import { count, kindClass, statusClass, statusText, timestamp, took } from "./format.js";
+import { count, kindClass, lostText, statusClass, statusText, timestamp, took } from "./format.js";
 import { spanDetail } from "./detail.js";
 import { poll } from "./poll.js";
 import { ZOOM_MAX, renderWaterfall } from "./timeline.js";
@@ -28,6 +28,7 @@ function header(trace, live, onDelete) {
       h("span", { class: "trace-name" }, trace.root_name || "(root not stored yet)")),
     h("div", { class: "trace-facts" },
       h("span", { class: "status " + statusClass(trace.status) }, statusText(trace.status)),
+      lostText(trace) ? h("span", { class: "incomplete", title: "spans tracekit lost before they reached the store" }, lostText(trace)) : null,
       h("span", null, took(trace)),
       h("span", null, `${count(trace.span_count)} spans`),
       h("span", null, trace.total_tokens ? `${count(trace.total_tokens)} tokens` : "no tokens"),
