@@ -20,7 +20,9 @@ Workloads (a call is one top-level call of the loop):
 
 Reported per workload and variant (medians over the rounds): hot-path
 ns/span (the loop), ns/span including the flush, spans dropped (by reason),
-spans in the backend, and both times over the floor's.
+spans in the backend, both times over the floor's, and (Linux) the largest
+peak RSS of a round over the RSS at its start, in MiB: what the queue and
+the exporter held (the byte cap is 64 MiB).
 
     python benchmarks/defaults.py                  # 5 rounds of 20,000 calls
     python benchmarks/defaults.py --quick          # 3 rounds of 2,000 calls
@@ -152,6 +154,36 @@ class Round:
     dropped: int
     held: int
     reasons: dict[str, int]
+    peak_mib: float | None = None  # peak RSS over the RSS at the round's start
+
+
+def _status_kib(field: str) -> int | None:
+    """A field of /proc/self/status in KiB (Linux), or None."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _start_peak() -> int | None:
+    """Reset the peak RSS (Linux: clear_refs 5) and return the RSS now, in KiB."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return None
+    return _status_kib("VmRSS")
+
+
+def _peak_over(start_kib: int | None) -> float | None:
+    peak = _status_kib("VmHWM")
+    if start_kib is None or peak is None:
+        return None
+    return (peak - start_kib) / 1024
 
 
 def floor_round(workload: Workload, calls: int, folder: str) -> Round:
@@ -196,11 +228,13 @@ def tracekit_round(backend: str) -> Callable[[Workload, int, str], Round]:
                 tracekit.init(memory)
             run, per_call = workload(tracekit.trace)
             gc.collect()
+            rss = _start_peak()
             start = time.perf_counter_ns()
             run(calls)
             hot = time.perf_counter_ns() - start
             flushed = tracekit.flush(timeout=600)
             total = time.perf_counter_ns() - start
+            peak = _peak_over(rss)
             if not flushed:
                 raise RuntimeError("flush did not finish")
             stats = tracekit.stats()
@@ -214,7 +248,7 @@ def tracekit_round(backend: str) -> Callable[[Workload, int, str], Round]:
         finally:
             os.chdir(cwd)
         reasons = {k: v for k, v in stats["dropped"].items() if v}
-        return Round(hot, total, calls * per_call, sum(reasons.values()), held, reasons)
+        return Round(hot, total, calls * per_call, sum(reasons.values()), held, reasons, peak)
 
     return measure
 
@@ -276,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                     reasons[k] = reasons.get(k, 0) + v
             why = ", ".join(f"{k} {v:,}" for k, v in reasons.items())
             lost = f"{dropped:,} of {spans:,}" + (f" ({why})" if why else "")
+            peaks = [x.peak_mib for x in done if x.peak_mib is not None]
+            peak = f"{max(peaks):,.1f}" if peaks else "-"
             rows.append(
                 [
                     variant,
@@ -285,13 +321,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"{total / floor_ns:.2f}x",
                     lost,
                     f"{held:,}",
+                    peak,
                 ]
             )
             kept = [dataclasses.asdict(x) for x in done]
             dump["results"].setdefault(workload, {})[variant] = kept
         headers = ["variant", "hot ns/span", "with flush", "hot/floor", "flush/floor"]
         print(f"\n{workload}:")
-        print(table([*headers, "dropped", "in backend"], rows, right=(1, 2, 3, 4, 6)))
+        columns = [*headers, "dropped", "in backend", "peak +MiB"]
+        print(table(columns, rows, right=(1, 2, 3, 4, 6, 7)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dump, f, indent=1)

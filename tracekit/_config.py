@@ -342,7 +342,9 @@ def stats() -> dict[str, Any]:
     Keys: created, exported, pending, open_spans, worker_restarts,
     dropped.{queue_full, backend_error, timeout, storage_full, oversize,
     after_shutdown, abandoned, filtered, processor_error, rejected, unreachable,
-    unavailable, spool_full} (and any reason a backend names), internal_errors
+    unavailable, spool_full} (and any reason a backend names), refused_traces
+    (new traces refused whole at their root, D109), unmarked_losses (lost spans
+    no backend could be told of), internal_errors
     (tracekit's and the adapters' own failures), foreign_resets (context tokens
     reset from another context, repaired), enabled, pid, and the published
     defaults in force under ``config``.
@@ -362,6 +364,8 @@ def stats() -> dict[str, Any]:
             "open_spans": len(_state.open_spans),
             "worker_restarts": 0,
             "dropped": dict.fromkeys(DROP_REASONS, 0),
+            "refused_traces": 0,
+            "unmarked_losses": 0,
             "pid": os.getpid(),
         }
     reported = config.options.reported()
