@@ -121,7 +121,7 @@ def test_copy_plain_refuses_what_it_cannot_copy_without_running_user_code():
             raise AssertionError("user code ran")
 
     limits = _serialize.DEFAULT_LIMITS
-    copied, size = _serialize.copy_plain([{"a": "xyz"}, (1, 2.5, None, True)], limits)
+    copied, size, _ = _serialize.copy_plain([{"a": "xyz"}, (1, 2.5, None, True)], limits)
     assert copied == [{"a": "xyz"}, [1, 2.5, None, True]]
     assert size > 0
     for value in (Sneaky([1]), [object()], {1: "non-string key"}, [[0] * 1001]):
@@ -131,3 +131,24 @@ def test_copy_plain_refuses_what_it_cannot_copy_without_running_user_code():
             pass
         else:
             raise AssertionError(f"copied {value!r}")
+
+
+def test_text_found_clean_once_is_not_searched_again_but_secrets_always_are(tracekit_capture):
+    prompt = "You are a travel assistant. Answer briefly, in one sentence."
+    for _ in range(3):  # later calls reuse what redaction found the first time
+        chat(
+            [
+                {"role": "system", "content": prompt},
+                {"role": "user", "content": "token: abc123xyz"},
+            ],
+            {"api_key": "hunter2hunter2", "note": "call with sk-abcdefghijklmnopqrstuvwx"},
+        )
+        tracekit.flush()
+    for record in tracekit_capture.spans("chat"):
+        messages = record["inputs"]["messages"]
+        assert messages[0]["content"] == prompt
+        assert messages[1]["content"] == "token: [REDACTED]"
+        assert record["inputs"]["options"] == {
+            "api_key": "[REDACTED]",
+            "note": "call with [REDACTED]",
+        }

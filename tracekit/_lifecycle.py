@@ -113,10 +113,10 @@ def open_span(
         return NON_RECORDING
     if parent is None and not admit_root():
         return NON_RECORDING
-    frozen = None
+    frozen, size = None, 0
     if inputs is not None and runtime.capture_inputs:
-        frozen = freeze_mapping(inputs, "input")  # a hostile mapping is read bounded
-    return start_span(name, kind_name(kind), parent, frozen)
+        frozen, size = freeze_mapping(inputs, "input")  # a hostile mapping is read bounded
+    return start_span(name, kind_name(kind), parent, frozen, attrs_size=size)
 
 
 def end_span(span: Span) -> None:

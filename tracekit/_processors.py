@@ -112,8 +112,11 @@ def _clean_owned(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
     max_chars = limits.max_string_chars
     is_dict = type(value) is dict
     secret_keys = redact and is_dict
+    odd_key = False
     pairs: Any = value.items() if is_dict else enumerate(value)
     for k, v in pairs:
+        if is_dict and not k.isascii():
+            odd_key = True
         if secret_keys:
             secret = _key_cache.get(k)
             if secret is None:
@@ -139,7 +142,7 @@ def _clean_owned(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
                 value[k] = big_int(v)
         elif t is float and not math.isfinite(v):
             value[k] = to_jsonable(v, limits)
-    if is_dict and not all(k.isascii() for k in value):
+    if odd_key:
         return {clean_text(k): v for k, v in value.items()}  # a key with a lone surrogate
     return value
 

@@ -123,6 +123,27 @@ class _Seen(dict[str, str]):
 _seen = _Seen()
 
 
+def unchanged_by_redaction(value: str) -> bool:
+    """Whether :func:`redact_string` is known to return ``value`` unchanged, at O(1) cost.
+
+    True for a string too short to hold a secret, one under 15 characters
+    with no ``=`` or ``:`` (every other rule needs 15 or more), and one
+    redaction already searched and found clean (the memo): traced text
+    repeats, so the hot path can tell the exporter a payload needs no pass
+    (IN_CLEAN) without searching anything itself. False means "not known".
+    """
+    n = len(value)
+    if n < MIN_SECRET_LEN or (n < MIN_BARE_SECRET_LEN and "=" not in value and ":" not in value):
+        return True
+    done = _seen.get(value)
+    return done is not None and (done is value or done == value)
+
+
+def key_known_plain(key: str) -> bool:
+    """Whether ``key`` is known not to be secret-named (:func:`is_secret_key` said so before)."""
+    return _key_cache.get(key) is False
+
+
 def redact_string(value: str) -> str:
     """Replace the parts of ``value`` that look like secrets with ``[REDACTED]``.
 

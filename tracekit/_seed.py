@@ -59,9 +59,11 @@ def _log_tree(span: Span, seen: set[int]) -> int:
             outputs.update(_as_mapping(result_out, "output"))
         limits = runtime.limits
         if runtime.capture_inputs:
-            span._inputs = _serialize.freeze(inputs, limits)
+            span._inputs, size, _ = _serialize.freeze_sized(inputs, limits)
+            span._extra_size += size
         if runtime.capture_outputs:
-            span._outputs = _serialize.freeze(outputs, limits)
+            span._outputs, size, _ = _serialize.freeze_sized(outputs, limits)
+            span._extra_size += size
     end = span._planned_end_ns or max(runtime.clock(), last_child_end)
     span.end_ns = max(end, span.start_ns)
     span._size = 256 + span._extra_size + payload_size(span._inputs) + payload_size(span._outputs)

@@ -41,6 +41,8 @@ from collections.abc import Mapping
 from itertools import islice
 from typing import Any, NamedTuple
 
+from tracekit._redact import _key_cache, key_known_plain, unchanged_by_redaction
+
 _dumps = json.dumps  # the module's cached default encoder: the fastest path
 _marshal = marshal.dumps
 _clock = time.monotonic
@@ -529,10 +531,13 @@ class NotPlain(Exception):
 
 _NOT_PLAIN = NotPlain()
 _CONTAINERS = frozenset({dict, list, tuple})
+_unchanged = unchanged_by_redaction
+_key_known_plain = key_known_plain
+_key_plain = _key_cache.get  # True: secret-named; False: not; None: not judged yet
 
 
-def copy_plain(value: Any, limits: Limits) -> tuple[list[Any] | dict[str, Any], int]:
-    """A deep copy of exact dicts, lists and tuples of plain values, and its size in bytes.
+def copy_plain(value: Any, limits: Limits) -> tuple[list[Any] | dict[str, Any], int, bool]:
+    """A deep copy of exact dicts, lists and tuples of plain values, its size, and if it is clean.
 
     The hot path's snapshot of a container argument (chat messages, tool
     arguments, retrieved documents): the caller may change the container
@@ -541,53 +546,69 @@ def copy_plain(value: Any, limits: Limits) -> tuple[list[Any] | dict[str, Any], 
     exporter prepares and encodes the copy once: NaN, ints beyond 64 bits and
     long strings are its to mark and cut). A tuple becomes a list, as in JSON.
 
+    Returns:
+        The copy; the bytes its strings and containers hold (for the queue's
+        byte cap); and whether the exporter may use it as it is: every
+        string ASCII, within ``max_string_chars`` and known unchanged by
+        redaction (``_redact.unchanged_by_redaction``), every key known not
+        secret-named, every number finite and within 64 bits.
+
     Raises:
         NotPlain: anything else inside (a subclass, an object, a non-string
-            key), a container of
-            more than ``max_items`` items, nesting to ``max_depth`` (a cycle
-            too) or more than :data:`COPY_MAX_VALUES` values: the caller
-            freezes the value as JSON text (:func:`snapshot`), which cuts and
-            marks. It reads exact builtins only, so no code of the caller's runs.
+            key), a container of more than ``max_items`` items, nesting to
+            ``max_depth`` (a cycle too) or more than :data:`COPY_MAX_VALUES`
+            values: the caller freezes the value as JSON text
+            (:func:`snapshot`), which cuts and marks. It reads exact builtins
+            only, so no code of the caller's runs.
     """
     if type(value) not in _CONTAINERS:
         raise _NOT_PLAIN
-    budget = [COPY_MAX_VALUES, 0]  # values left, bytes
-    copied = _copy(value, limits.max_depth - 1, limits.max_items, budget)
-    return copied, budget[1]
+    budget = [COPY_MAX_VALUES, 0, 1]  # values left, bytes, clean
+    copied = _copy(value, limits.max_depth - 1, limits.max_items, limits.max_string_chars, budget)
+    return copied, budget[1], budget[2] == 1
 
 
-def _copy(value: Any, left: int, max_items: int, budget: list[int]) -> Any:
+# The inline tests below spell the 64-bit bounds out: constants cost less than globals.
+
+
+def _copy(value: Any, left: int, max_items: int, max_chars: int, budget: list[int]) -> Any:
     n = len(value)
     budget[0] -= n
     if left <= 0 or n > max_items or budget[0] < 0:
         raise _NOT_PLAIN
     size = 16 * n
-    if type(value) is dict:
-        out: Any = {}
-        for k, v in value.items():
-            t = type(v)
+    clean = budget[2]
+    is_dict = type(value) is dict
+    out: Any = {} if is_dict else [None] * n
+    for k, v in value.items() if is_dict else enumerate(value):
+        t = type(v)
+        if t is str:
+            size += len(v)
+            if clean and not (
+                v.isascii() and (len(v) < 8 or (len(v) <= max_chars and _unchanged(v)))
+            ):
+                clean = 0
+        elif t is dict or t is list or t is tuple:
+            budget[2] = clean
+            v = _copy(v, left - 1, max_items, max_chars, budget)  # noqa: PLW2901 (the copy)
+            clean = budget[2]
+        elif t is int:
+            if not -9223372036854775808 <= v <= 9223372036854775807:
+                clean = 0
+        elif t is float:
+            if v - v != 0.0:  # NaN or an infinity: the exporter writes it as text
+                clean = 0
+        elif t is not bool and v is not None:
+            raise _NOT_PLAIN
+        if is_dict:
             if type(k) is not str:
                 raise _NOT_PLAIN
-            if t is str:
-                size += len(v) + len(k)
-            elif t is dict or t is list or t is tuple:
-                v = _copy(v, left - 1, max_items, budget)  # noqa: PLW2901 (the copy)
-            elif t not in _PLAIN:
-                raise _NOT_PLAIN
-            out[k] = v
-    else:
-        out = []
-        append = out.append
-        for v in value:
-            t = type(v)
-            if t is str:
-                size += len(v)
-            elif t is dict or t is list or t is tuple:
-                v = _copy(v, left - 1, max_items, budget)  # noqa: PLW2901 (the copy)
-            elif t not in _PLAIN:
-                raise _NOT_PLAIN
-            append(v)
+            if clean and _key_plain(k) is not False:  # not judged yet, or secret-named
+                clean = 0
+            size += len(k)
+        out[k] = v
     budget[1] += size
+    budget[2] = clean
     return out
 
 
@@ -608,37 +629,55 @@ def freeze(mapping: dict[str, Any], limits: Limits = DEFAULT_LIMITS, *, owned: b
 
 def freeze_sized(
     mapping: dict[str, Any], limits: Limits = DEFAULT_LIMITS, *, owned: bool = True
-) -> tuple[Any, int]:
-    """:func:`freeze`, and the bytes its strings and containers hold (for the byte cap).
+) -> tuple[Any, int, bool]:
+    """:func:`freeze`, the bytes its strings and containers hold, and whether it is clean.
 
     The size is what the span adds to the queue beyond the 64 bytes a key
     counts (``_lifecycle.end_span``); JSON text counts its own length there.
+    Clean (by :func:`copy_plain`'s rules, for every value and key) means the
+    exporter may use the dict as it is (the span's IN_CLEAN / OUT_CLEAN).
     """
     if not owned and type(mapping) is not dict:
-        return snapshot(mapping, limits), 0
+        return snapshot(mapping, limits), 0, False
     out = mapping if owned else {}
     size = 0
+    clean = len(mapping) <= limits.max_items
     for key, value in mapping.items():
         t = type(value)
-        if not owned and type(key) is not str:
-            return snapshot(mapping, limits), 0
+        if type(key) is not str:
+            if not owned:
+                return snapshot(mapping, limits), 0, False
+            clean = False
+        elif clean and not _key_known_plain(key):
+            clean = False
         if t is str:
             size += len(value)
+            if clean and not (
+                value.isascii() and len(value) <= limits.max_string_chars and _unchanged(value)
+            ):
+                clean = False
         elif t in _CONTAINERS:
             try:
-                value, more = copy_plain(value, limits)  # noqa: PLW2901 (the copy)
+                value, more, inner = copy_plain(value, limits)  # noqa: PLW2901 (the copy)
             except NotPlain:
-                return snapshot(mapping, limits), 0
+                return snapshot(mapping, limits), 0, False
             size += more
+            clean = clean and inner
             if owned:
                 out[key] = value
-        elif t not in _PLAIN:
-            return snapshot(mapping, limits), 0
+        elif t is int:
+            if not INT_MIN <= value <= INT_MAX:
+                clean = False
+        elif t is float:
+            if value - value != 0.0:
+                clean = False
+        elif t is not bool and value is not None:
+            return snapshot(mapping, limits), 0, False
         if not owned:
             out[key] = value
     if size > limits.max_record_bytes:  # cut by the careful walk, not queued whole
-        return snapshot(mapping, limits), 0
-    return out, size
+        return snapshot(mapping, limits), 0, False
+    return out, size, clean
 
 
 def _encoder_safe(value: Any) -> bool:

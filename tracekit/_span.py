@@ -234,7 +234,8 @@ class Span:
         """Replace the span's inputs (frozen now); nothing with ``capture_inputs=False``."""
         if not self.end_ns and runtime.capture_inputs:
             try:
-                self._inputs = freeze_mapping(inputs, "input")
+                self._inputs, size = freeze_mapping(inputs, "input")
+                self._extra_size += size  # a replaced payload stays counted: an upper bound
             except Exception as exc:
                 _guard.internal_error(exc, "span.set_inputs")
                 return
@@ -244,7 +245,8 @@ class Span:
         """Replace the outputs with ``outputs``; nothing with ``capture_outputs=False``."""
         if not self.end_ns and runtime.capture_outputs:
             try:
-                self._outputs = freeze_mapping(outputs, "output")
+                self._outputs, size = freeze_mapping(outputs, "output")
+                self._extra_size += size  # a replaced payload stays counted: an upper bound
             except Exception as exc:
                 _guard.internal_error(exc, "span.set_outputs")
                 return
@@ -254,7 +256,8 @@ class Span:
         """Record one value as ``{"output": value}``; nothing with ``capture_outputs=False``."""
         if not self.end_ns and runtime.capture_outputs:
             try:
-                self._outputs = freeze_output(value)
+                self._outputs, size = freeze_output(value)
+                self._extra_size += size  # a replaced payload stays counted: an upper bound
             except Exception as exc:
                 _guard.internal_error(exc, "span.set_output")
                 return
@@ -544,21 +547,25 @@ def _as_dict(value: Any, default_key: str) -> dict[str, Any]:
     return converted if type(converted) is dict else {default_key: converted}
 
 
-def freeze_output(value: Any) -> dict[str, Any] | str:
-    """Freeze a single return value as ``{"output": value}``."""
-    return _serialize.freeze({"output": value}, runtime.limits)  # type: ignore[no-any-return]
+def freeze_output(value: Any) -> tuple[dict[str, Any] | str, int]:
+    """Freeze a single return value as ``{"output": value}``, and its size beyond the keys."""
+    frozen, size, _ = _serialize.freeze_sized({"output": value}, runtime.limits)
+    return frozen, size
 
 
-def freeze_mapping(value: Any, default_key: str) -> dict[str, Any] | str:
+def freeze_mapping(value: Any, default_key: str) -> tuple[dict[str, Any] | str, int]:
     """Freeze inputs or outputs given as a mapping (anything else is ``{default_key: value}``).
 
     Never runs an unbounded amount of the caller's code: a dict subclass or
     another mapping is read by the careful walker (``_serialize.snapshot``).
+    Returns the frozen payload and the bytes its strings and copied
+    containers hold (the span adds them to its size for the queue's byte cap).
     """
     t = type(value)
     if t is dict:
-        return _serialize.freeze(value, runtime.limits, owned=False)  # type: ignore[no-any-return]
-    return _serialize.snapshot(_as_mapping(value, default_key), runtime.limits)
+        frozen, size, _ = _serialize.freeze_sized(value, runtime.limits, owned=False)
+        return frozen, size
+    return _serialize.snapshot(_as_mapping(value, default_key), runtime.limits), 0
 
 
 def _as_mapping(value: Any, default_key: str) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 from tracekit import _guard, _serialize
 from tracekit._context import CURRENT, restore
 from tracekit._lifecycle import admit_root, end_span, end_with_exception, start_span
-from tracekit._redact import MIN_BARE_SECRET_LEN
+from tracekit._redact import MIN_BARE_SECRET_LEN, unchanged_by_redaction
 from tracekit._serialize import NotPlain
 from tracekit._span import CLOSED, IN_CLEAN, NON_RECORDING, OUT_CLEAN, Span, set_end_reason
 from tracekit._spec import Spec
@@ -28,6 +28,7 @@ _reset = CURRENT.reset
 _snapshot = _serialize.snapshot
 _freeze_sized = _serialize.freeze_sized
 _copy_plain = _serialize.copy_plain
+_unchanged = unchanged_by_redaction
 _PLAIN = _serialize._PLAIN
 _INT_MIN = _serialize.INT_MIN
 _INT_MAX = _serialize.INT_MAX
@@ -61,31 +62,38 @@ def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, in
         bound = layout.bind_full(names, args, kwargs)
     clean = spec.keys_clean and not kwargs and len(bound) <= rt.clean_items
     size = 0
+    limits = rt.limits
     # _serialize.freeze_sized(bound) inlined: the dict is ours, so plain values need no copy.
     for key, value in bound.items():
         t = type(value)
         if t is str:
             if len(value) >= CLEAN_STR_MAX:
                 size += len(value)
-                clean = False
+                if clean and not (
+                    value.isascii()
+                    and len(value) <= limits.max_string_chars
+                    and _unchanged(value)  # searched once before and found clean
+                ):
+                    clean = False
             elif clean and (not value.isascii() or "=" in value or ":" in value):
-                clean = False
+                clean = _unchanged(value) and value.isascii()
         elif t is int:
             if not _INT_MIN <= value <= _INT_MAX:  # made a marker by the exporter
                 clean = False
         elif t is float:
-            clean = False
+            if value - value != 0.0:  # NaN or an infinity: made text by the exporter
+                clean = False
         elif t is dict or t is list or t is tuple:
             try:
-                bound[key], more = _copy_plain(value, rt.limits)
+                bound[key], more, inner = _copy_plain(value, limits)
             except NotPlain:
-                return _snapshot(bound, rt.limits), 0, 0
+                return _snapshot(bound, limits), 0, 0
             size += more
-            clean = False
+            clean = clean and inner
         elif t not in _PLAIN:
-            return _snapshot(bound, rt.limits), 0, 0
-    if size > rt.limits.max_record_bytes:  # cut by the careful walk, not queued whole
-        return _snapshot(bound, rt.limits), 0, 0
+            return _snapshot(bound, limits), 0, 0
+    if size > limits.max_record_bytes:  # cut by the careful walk, not queued whole
+        return _snapshot(bound, limits), 0, 0
     return bound, IN_CLEAN if clean else 0, size
 
 
@@ -101,19 +109,24 @@ def _close_ok(spec: Spec, span: Span, result: Any) -> None:
                 span._outputs = {"output": result}  # plain: the value itself is the snapshot
                 if t is str and len(result) >= CLEAN_STR_MAX:
                     span._extra_size += len(result)
-                elif (
-                    t is not float
-                    and (
-                        t is not str
-                        or (result.isascii() and "=" not in result and ":" not in result)
+                if runtime.clean_items > 0 and (
+                    (
+                        t is str
+                        and result.isascii()
+                        and len(result) <= limits.max_string_chars
+                        and _unchanged(result)
                     )
-                    and (t is not int or _INT_MIN <= result <= _INT_MAX)
-                    and runtime.clean_items > 0
+                    or (t is int and _INT_MIN <= result <= _INT_MAX)
+                    or (t is float and result - result == 0.0)
+                    or t is bool
+                    or result is None
                 ):
                     span._flags |= OUT_CLEAN
             elif t is dict:
-                span._outputs, size = _freeze_sized(result, limits, owned=False)
+                span._outputs, size, clean = _freeze_sized(result, limits, owned=False)
                 span._extra_size += size
+                if clean and runtime.clean_items > 0:
+                    span._flags |= OUT_CLEAN
             elif t is list or t is tuple:
                 _close_sequence(span, result, limits)
             elif issubclass(t, dict):  # named outputs too; its own items() is bounded there
@@ -128,7 +141,7 @@ def _close_ok(spec: Spec, span: Span, result: Any) -> None:
 def _close_sequence(span: Span, result: list[Any] | tuple[Any, ...], limits: Any) -> None:
     """A returned list or tuple: copied when it holds plain data, else frozen as JSON."""
     try:
-        copied, size = _copy_plain(result, limits)
+        copied, size, clean = _copy_plain(result, limits)
     except NotPlain:
         span._outputs = _snapshot({"output": result}, limits)
         return
@@ -137,6 +150,8 @@ def _close_sequence(span: Span, result: list[Any] | tuple[Any, ...], limits: Any
         return
     span._outputs = {"output": copied}
     span._extra_size += size
+    if clean and runtime.clean_items > 0:
+        span._flags |= OUT_CLEAN
 
 
 def _close_error(span: Span, exc: BaseException) -> None:

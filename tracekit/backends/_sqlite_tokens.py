@@ -132,9 +132,16 @@ class FileMemory(set[str]):
         self.size = 0
 
     def advance(
-        self, conn: sqlite3.Connection, by_trace: dict[str, list[dict[str, Any]]], started: bool
+        self,
+        conn: sqlite3.Connection,
+        by_trace: dict[str, list[dict[str, Any]]],
+        started: bool,
+        chunk_size: int = _IN_CHUNK,
     ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]], list[str]]:
         """Work a batch out from memory, inside its transaction (see :class:`SqliteBackend`).
+
+        ``chunk_size`` is how many trace ids one query may name (the
+        connection's variable limit: one query per round, D105).
 
         Returns, per trace: the batch's owners (span id -> tokens), the stored
         spans that lose their tokens, and the traces to recount once the
@@ -143,8 +150,8 @@ class FileMemory(set[str]):
         me = os.getpid()
         ids = list(by_trace)
         writers: dict[str, int | None] = {}
-        for at in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[at : at + _IN_CHUNK]
+        for at in range(0, len(ids), chunk_size):
+            chunk = ids[at : at + chunk_size]
             marks = ",".join("?" * len(chunk))
             # One row for the whole chunk: each row fetched is a GIL release (D105).
             (found,) = conn.execute(

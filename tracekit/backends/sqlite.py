@@ -214,7 +214,9 @@ class SqliteBackend:
         for r in records:
             by_trace.setdefault(r["trace_id"], []).append(r)
         try:
-            owners, strips, recount = memory.advance(conn, by_trace, started)
+            owners, strips, recount = memory.advance(
+                conn, by_trace, started, min(_ROWS_PER_STATEMENT, _variable_limit(conn))
+            )
             if owners or strips:
                 span_rows, updates, trace_rows = with_tokens(
                     owners, strips, span_rows, updates, trace_rows
@@ -223,7 +225,8 @@ class SqliteBackend:
             if updates:
                 trace_rows = self._end_started(conn, updates, trace_rows)
             insert_rows(conn, _UPSERT_TRACE, trace_rows)
-            conn.executemany(DROP_TOKENS, [(t, s) for t, lost in strips.items() for s in lost])
+            if strips:
+                conn.executemany(DROP_TOKENS, [(t, s) for t, lost in strips.items() for s in lost])
             for trace_id in recount:
                 memory.remember(trace_id, read_back(conn, trace_id))
             conn.execute("COMMIT")
@@ -615,8 +618,12 @@ def _preview(value: Any) -> str | None:
         return None
     if isinstance(value, dict) and len(value) == 1 and "output" in value:
         value = value["output"]
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = value if isinstance(value, str) else _preview_json(value)
     return text[:_PREVIEW_CHARS]
+
+
+# json.dumps(value, ensure_ascii=False) with the encoder built once, not per call
+_preview_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 _INSERT_SPAN = """
