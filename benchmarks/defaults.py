@@ -19,7 +19,8 @@ Workloads (a call is one top-level call of the loop):
   ``(i, "query text")``, 3 spans a call.
 
 Reported per workload and variant (medians over the rounds): hot-path
-ns/span (the loop), ns/span including the flush, spans dropped (by reason),
+ns/span (the loop), ns/span including the flush, spans missing from the
+backend (with stats()'s reasons, and the traces refused whole at their root),
 spans in the backend, both times over the floor's, and (Linux) the largest
 peak RSS of a round over the RSS at its start, in MiB: what the queue and
 the exporter held (the byte cap is 64 MiB).
@@ -248,7 +249,11 @@ def tracekit_round(backend: str) -> Callable[[Workload, int, str], Round]:
         finally:
             os.chdir(cwd)
         reasons = {k: v for k, v in stats["dropped"].items() if v}
-        return Round(hot, total, calls * per_call, sum(reasons.values()), held, reasons, peak)
+        if stats.get("refused_traces"):  # refused at the root: the rest of each never existed
+            reasons["refused traces"] = stats["refused_traces"]
+        spans = calls * per_call
+        # spans missing from the backend, counted there (a refused trace's spans included)
+        return Round(hot, total, spans, spans - held, held, reasons, peak)
 
     return measure
 

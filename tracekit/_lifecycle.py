@@ -129,27 +129,45 @@ def end_span(span: Span) -> None:
     if span._flags & FORKED:
         return
     inputs, outputs = span._inputs, span._outputs
-    # payload_size() twice, inlined: this runs once per traced call.
+    # span_size() inlined: this runs once per traced call.
     span._size = (
-        256
+        SPAN_BYTES
         + span._extra_size
-        + (0 if inputs is None else len(inputs) if type(inputs) is str else 64 * len(inputs))
-        + (0 if outputs is None else len(outputs) if type(outputs) is str else 64 * len(outputs))
+        + (0 if inputs is None else len(inputs) if type(inputs) is str else 232 + 48 * len(inputs))
+        + (
+            0
+            if outputs is None
+            else len(outputs)
+            if type(outputs) is str
+            else 232 + 48 * len(outputs)
+        )
     )
     rt.sink(span)
     if span._parent_id == 0 and rt.flush_root is not None:
         rt.flush_root()
 
 
+SPAN_BYTES = 448
+"""What a queued span holds beyond its payloads (the object, its ids and times), measured."""
+
+
 def payload_size(payload: dict[str, Any] | str | None) -> int:
     """Approximate bytes a frozen payload holds (for the queue's byte cap).
 
-    JSON text counts its length; a dict holds only short plain values
-    (``_serialize.freeze``), so its length bounds it.
+    JSON text counts its length; a dict counts its own object and 48 bytes a
+    key (its strings and copied containers are counted when frozen, in the
+    span's ``_extra_size``). Measured with tracemalloc: a queued span's real
+    memory is at most what :func:`span_size` counts, so the byte cap bounds
+    the queue's memory (D106).
     """
     if payload is None:
         return 0
-    return len(payload) if type(payload) is str else 64 * len(payload)
+    return len(payload) if type(payload) is str else 232 + 48 * len(payload)
+
+
+def span_size(span: Span) -> int:
+    """The bytes a finished span counts in the queue (see :func:`payload_size`)."""
+    return SPAN_BYTES + span._extra_size + payload_size(span._inputs) + payload_size(span._outputs)
 
 
 def finish(span: Span, exc: BaseException | None = None) -> None:

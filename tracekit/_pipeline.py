@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from tracekit import _guard, _processors
 from tracekit._context import CURRENT
-from tracekit._lifecycle import payload_size
+from tracekit._lifecycle import span_size
 from tracekit._record import started_record, to_record
 from tracekit._runner import OK, STUCK, TIMEOUT, BackendRunner
 from tracekit._span import ABANDONED, NON_RECORDING, Span, set_end_reason
@@ -103,6 +103,9 @@ LOSS_MEMORY = 100_000
 
 TAKE_BATCHES = 16
 """One exporter round takes up to this many ``batch_size`` batches from the queue (D105)."""
+ROUND_BYTES = 8 << 20
+"""...and spans of at most this many queued bytes: the round's records, their JSON and the
+store's rows are held beside them until it ends, outside the queue's byte cap (D106)."""
 
 # Said through the logger only, not on stderr: the marks (nothing lost) and the
 # records the application's own processor chose to drop (D102).
@@ -432,7 +435,14 @@ class Pipeline:
                     return
                 # Only holders of the lock take from the queue: it cannot shrink here.
                 pop = queue.popleft
-                batch: list[Span] = [pop() for _ in range(min(len(queue), batch_size))]
+                batch: list[Span] = []
+                room = ROUND_BYTES  # what the round's records and rows add is about as much
+                for _ in range(min(len(queue), batch_size)):
+                    span = pop()
+                    batch.append(span)
+                    room -= span._size
+                    if room <= 0:
+                        break
                 if not batch:
                     return
                 self._inflight = len(batch)
@@ -713,7 +723,7 @@ class Pipeline:
                 f"{opts.max_span_age_s:g} s) was ended and exported unfinished",
             )
             span.end_ns = runtime.clock()
-            span._size = 256 + span._extra_size + payload_size(span._inputs)
+            span._size = span_size(span)
             self.submit(span)
 
     # -- control -------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 from tracekit import _serialize
 from tracekit._context import CURRENT
-from tracekit._lifecycle import admit_root, payload_size
+from tracekit._lifecycle import admit_root, span_size
 from tracekit._span import NON_RECORDING, Span, _as_mapping
 from tracekit._state import ENABLED, runtime
 
@@ -66,6 +66,6 @@ def _log_tree(span: Span, seen: set[int]) -> int:
             span._extra_size += size
     end = span._planned_end_ns or max(runtime.clock(), last_child_end)
     span.end_ns = max(end, span.start_ns)
-    span._size = 256 + span._extra_size + payload_size(span._inputs) + payload_size(span._outputs)
+    span._size = span_size(span)
     runtime.sink(span)
     return span.end_ns

@@ -576,7 +576,7 @@ def _copy(value: Any, left: int, max_items: int, max_chars: int, budget: list[in
     budget[0] -= n
     if left <= 0 or n > max_items or budget[0] < 0:
         raise _NOT_PLAIN
-    size = 16 * n
+    size = 64 + 48 * n  # the container itself (a small dict is 232 bytes, a list 56 + 8n)
     clean = budget[2]
     is_dict = type(value) is dict
     out: Any = {} if is_dict else [None] * n
