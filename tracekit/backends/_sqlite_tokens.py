@@ -115,6 +115,17 @@ def _closes_loop(parent: dict[str, str | None], span_id: str, parent_id: str | N
     return False
 
 
+def _whole_without_usage(batch: list[dict[str, Any]]) -> bool:
+    """Whether a new trace's batch holds its root and no span with usage."""
+    root = False
+    for r in batch:
+        if r["usage"]:
+            return False
+        if r["parent_id"] is None:
+            root = True
+    return root
+
+
 class FileMemory(set[str]):
     """The writers' state of one store file in this process, kept in ``_state.store_files``.
 
@@ -171,6 +182,10 @@ class FileMemory(set[str]):
         for trace_id, batch in by_trace.items():
             trace = self.traces.get(trace_id)
             if trace_id not in writers:  # a new trace (or one deleted meanwhile)
+                if not started and _whole_without_usage(batch):
+                    # Nothing to own, and its root is in: the common finished trace is
+                    # not remembered (a late span reads it back, as a forgotten one).
+                    continue
                 self.remember(trace_id, trace := Trace())
             elif trace is None or writers[trace_id] != me:  # forgotten, or written by another
                 self.remember(trace_id, trace := read_back(conn, trace_id))
