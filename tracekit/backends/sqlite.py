@@ -589,7 +589,7 @@ def _variable_limit(conn: sqlite3.Connection) -> int:
 
 
 _ROWS_PER_STATEMENT = 1024
-_FEW_ROWS = 32
+_STATEMENT_ROWS = (1024, 256, 64, 16)  # the lengths compiled, once each per connection
 
 
 def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -600,15 +600,15 @@ def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ..
     traced loop) each release costs the writer up to a switch interval (5
     ms) to get the GIL back, so rows went in at 1,000 to 4,000 a second.
     One ``INSERT ... SELECT * FROM (VALUES (...), (...), ...)`` per 1,024
-    rows is one release for all of them (D105). Its length is fixed (1,024
-    rows, or 32 for a short remainder), so it is compiled once per
-    connection and reused: compiling costs 5 to 8 µs a row, and the
-    connection's statement cache would keep a statement of every other
-    length, megabytes each. The last statement is padded with rows of NULLs,
-    which its ``WHERE`` leaves out. ``sql`` is a one-row ``INSERT ...
-    VALUES (?, ...)`` whose ``VALUES`` group is its only parenthesised group
-    of ``?`` and whose first column is never NULL; what follows the group
-    (an upsert clause) applies to each row.
+    rows is one release for all of them (D105). Its lengths are fixed
+    (1,024, 256, 64 or 16 rows), so each is compiled once per connection and
+    reused: compiling costs 5 to 8 µs a row, and the connection's statement
+    cache would keep a statement of every other length, megabytes each. The
+    last statement is padded with rows of NULLs (fewer than 16), which its
+    ``WHERE`` leaves out. ``sql`` is a one-row ``INSERT ... VALUES (?, ...)``
+    whose ``VALUES`` group is its only parenthesised group of ``?`` and whose
+    first column is never NULL; what follows the group (an upsert clause)
+    applies to each row.
     """
     if not rows:
         return
@@ -616,10 +616,11 @@ def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ..
     group = "(" + ",".join("?" * width) + ")"
     head, _, tail = sql.partition(group)
     insert = head.rstrip().removesuffix("VALUES")
-    most = max(1, min(_ROWS_PER_STATEMENT, _variable_limit(conn) // width))
+    most = max(1, _variable_limit(conn) // width)
+    sizes = [n for n in _STATEMENT_ROWS if n <= most] or [most]
     at, left = 0, len(rows)
-    while left:
-        per = most if left > _FEW_ROWS else min(most, _FEW_ROWS)
+    while left > 0:
+        per = next((n for n in sizes if n <= left), sizes[-1])
         part = list(chain.from_iterable(rows[at : at + per]))
         if left < per:
             part.extend([None] * (width * (per - left)))
@@ -629,7 +630,7 @@ def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ..
             part,
         )
         at += per
-        left = max(0, left - per)
+        left -= per
 
 
 def _preview(value: Any) -> str | None:
