@@ -10,9 +10,9 @@ import sys
 import time
 
 import pytest
+from hand_records import hand_record
 
 import tracekit
-from tracekit._record import empty_record
 from tracekit._time import parse_time
 from tracekit.backends.sqlite import SqliteBackend
 from tracekit.cli import display_width, format_table, main
@@ -56,20 +56,6 @@ def write_store(db, *questions, use_model=False):
     tracekit.shutdown()
     with Store(db) as store:
         return [t.trace_id for t in store.list_traces(limit=1000).traces]  # newest first
-
-
-def hand_record(trace_id, span_id, **fields):
-    values = {
-        "trace_id": trace_id,
-        "span_id": span_id,
-        "name": "step",
-        "project": "default",
-        "start_ns": 1_700_000_000_000_000_000,
-        "end_ns": 1_700_000_000_500_000_000,
-        "inputs": {"text": "hello"},
-        "outputs": {"output": "bye"},
-    }
-    return empty_record(**{**values, **fields})
 
 
 def write_records(db, records, started=()):

@@ -15,10 +15,10 @@ import sqlite3
 import threading
 
 import pytest
+from hand_records import hand_record
 
 import tracekit
 from tracekit._pipeline import lost
-from tracekit._record import empty_record
 from tracekit.backends import MarksLosses, MemoryBackend, SqliteBackend
 from tracekit.backends.jsonl import JsonlBackend
 from tracekit.cli import main
@@ -246,18 +246,7 @@ TRACE = "ab" * 16
 
 
 def record(span_id, parent_id=None, **fields):
-    values = {
-        "trace_id": TRACE,
-        "span_id": span_id,
-        "parent_id": parent_id,
-        "name": "step",
-        "project": "default",
-        "start_ns": 1_700_000_000_000_000_000,
-        "end_ns": 1_700_000_000_500_000_000,
-        "inputs": {"text": "hello"},
-        "outputs": {"output": "bye"},
-    }
-    return empty_record(**{**values, **fields})
+    return hand_record(fields.pop("trace_id", TRACE), span_id, parent_id=parent_id, **fields)
 
 
 def incomplete_store(db, *, losses_first):

@@ -117,13 +117,9 @@ def _clean_owned(value: Any, limits: Limits, redact: bool, depth: int) -> Any:
     for k, v in pairs:
         if is_dict and not k.isascii():
             odd_key = True
-        if secret_keys:
-            secret = _key_cache.get(k)
-            if secret is None:
-                secret = is_secret_key(k)
-            if secret and value_is_set(v):
-                value[k] = REDACTED
-                continue
+        if secret_keys and is_secret_key(k) and value_is_set(v):  # the key's verdict is cached
+            value[k] = REDACTED
+            continue
         t = type(v)
         if t is str:
             text = v

@@ -203,14 +203,7 @@ class SqliteBackend:
         updates: list[tuple[tuple[Any, ...], tuple[Any, ...]]],
         trace_rows: list[tuple[Any, ...]],
     ) -> None:
-        deadline = time.monotonic() + self.busy_timeout_s
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:  # another writer holds the lock
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
+        self._begin(conn)
         memory = self._started
         by_trace: dict[str, list[dict[str, Any]]] = {}
         for r in records:
@@ -238,6 +231,17 @@ class SqliteBackend:
             if conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
                 conn.execute("ROLLBACK")
             raise
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, retried while another writer holds the lock (``busy_timeout_s``)."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:  # another writer holds the lock
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
 
     @staticmethod
     def _end_started(
@@ -372,14 +376,7 @@ class SqliteBackend:
             self._owner = threading.get_ident()
             try:
                 conn = self._connect()
-                deadline = time.monotonic() + self.busy_timeout_s
-                while True:
-                    try:
-                        conn.execute("BEGIN IMMEDIATE")
-                        break
-                    except sqlite3.OperationalError as exc:  # another writer holds the lock
-                        if "locked" not in str(exc) or time.monotonic() > deadline:
-                            raise
+                self._begin(conn)
                 try:
                     insert_rows(conn, _ADD_LOSSES, rows)
                     conn.execute("COMMIT")
