@@ -110,8 +110,10 @@ def test_a_batch_that_fails_after_shutdown_gave_up_on_it_is_counted_under_its_re
     backend.release.set()
     join_exporter()
     stats = assert_exact()
-    assert (stats["exported"], stats["dropped"]["backend_error"]) == (0, 512)
-    assert stats["dropped"]["timeout"] == 88
+    # the round in flight holds what was queued when the exporter woke: up to 512
+    failed = stats["dropped"]["backend_error"]
+    assert 0 < failed <= 512
+    assert (stats["exported"], stats["dropped"]["timeout"]) == (0, 600 - failed)
 
 
 def test_pending_counts_the_batch_in_flight():
