@@ -7,6 +7,8 @@ there (D108); these tests hold the copy to what a user relies on.
 
 from __future__ import annotations
 
+import json
+
 import tracekit
 from tracekit import _serialize
 
@@ -152,3 +154,39 @@ def test_text_found_clean_once_is_not_searched_again_but_secrets_always_are(trac
             "api_key": "[REDACTED]",
             "note": "call with [REDACTED]",
         }
+
+
+def test_extra_positional_arguments_under_a_secret_name_are_redacted(tracekit_capture):
+    @tracekit.tool
+    def login(user, *password):
+        return "ok"
+
+    login("bob", "hunter2", "s3cr3t!")
+    (record,) = tracekit_capture.spans("login")
+    assert record["inputs"] == {"user": "bob", "password": "[REDACTED]"}
+
+
+def test_a_key_with_a_lone_surrogate_is_repaired_even_once_judged(tracekit_capture):
+    odd = "\udc80k"
+    for _ in range(2):  # the second call finds the key judged (not secret) before
+        chat([{odd: "v"}], {odd: 1})
+        tracekit.flush()
+    for record in tracekit_capture.spans("chat"):
+        assert record["inputs"]["messages"] == [{"\ufffdk": "v"}]
+        assert record["inputs"]["options"] == {"\ufffdk": 1}
+
+
+def test_text_that_json_escapes_cannot_make_a_record_over_the_cap(tracekit_capture):
+    tracekit.init(tracekit_capture.backend, max_record_bytes=1 << 16)
+
+    @tracekit.tool
+    def control(a, b, c):
+        return None
+
+    chunk = "\x01" * 5_000  # 5,000 characters, 30,000 bytes of JSON (\u0001 each)
+    control(chunk, chunk, chunk)
+    tracekit.flush()
+    (record,) = tracekit_capture.backend.records
+    assert len(json.dumps(record)) <= 1 << 16
+    assert record["inputs"]["…"].startswith("[truncated: record of")
+    assert tracekit.stats()["dropped"]["oversize"] == 1

@@ -68,3 +68,27 @@ def test_a_record_with_extra_fields_is_encoded_whole_and_searched_whole():
     text, (in_start, in_len, _, out_len) = _encode(rec)
     assert json.loads(text) == rec
     assert (in_start, in_len, out_len) == (1, len(text), 0)
+
+
+def test_a_nan_a_processor_puts_in_is_stored_as_the_json_path_writes_it(tmp_path):
+    import tracekit
+    from tracekit.store import Store
+
+    def add_nan(record):
+        record["inputs"]["ratio"] = float("nan")
+        return record
+
+    db = tmp_path / "t.db"
+    tracekit.init(f"sqlite:///{db}", redact=add_nan)
+
+    @tracekit.tool
+    def measure(q):
+        return q
+
+    measure("x")
+    tracekit.flush()
+    tracekit.shutdown()
+    with Store(db) as store:
+        (summary,) = store.list_traces().traces
+        (stored,) = store.get_trace(summary.trace_id)
+    assert stored["inputs"]["ratio"] == "NaN"  # a marker, never a silent null

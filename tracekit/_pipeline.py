@@ -103,6 +103,34 @@ LOSS_MEMORY = 100_000
 
 TAKE_BATCHES = 16
 """One exporter round takes up to this many ``batch_size`` batches from the queue (D105)."""
+# What a remote backend's failed request says of the receiver: stop sending this round.
+_STOP_REASONS = frozenset({"unreachable", "unavailable", "spool_full"})
+
+
+def _reason_of(outcome: Any) -> str:
+    """The drop reason a failed export call counts under."""
+    if outcome in (TIMEOUT, STUCK):
+        return "timeout"
+    if isinstance(outcome, StorageFull):
+        return "storage_full"
+    if isinstance(outcome, BatchDropped):
+        return outcome.reason
+    return "backend_error"
+
+
+def _losses_of(outcome: Any, count: int) -> dict[str, int]:
+    """The records of a failed export call of ``count`` records lost, by reason.
+
+    A backend may drop part of a call's records, for one reason or several
+    (``BatchDropped``'s count or counts); anything else loses all of them.
+    """
+    if isinstance(outcome, BatchDropped) and (outcome.counts or outcome.count is not None):
+        mine = dict(outcome.counts or {}) or {outcome.reason: outcome.count or 0}
+    else:
+        mine = {_reason_of(outcome): count}
+    return {reason: max(0, min(n, count)) for reason, n in mine.items()}
+
+
 ROUND_BYTES = 8 << 20
 """...and spans of at most this many queued bytes: the round's records, their JSON and the
 store's rows are held beside them until it ends, outside the queue's byte cap (D106)."""
@@ -226,10 +254,11 @@ class Pipeline:
         if (
             len(queue) >= self._max_spans
             or self._bytes_in - self._bytes_out + size > self._max_bytes
-        ) and not (self._wait_when_full and self._wait_for_room(size)):
-            self._drop("queue_full", 1, self._queue_full_why)
-            self._mark_lost(span._trace_id)
-            return
+        ):
+            if not (self._wait_when_full and self._wait_for_room(span)):
+                self._drop("queue_full", 1, self._queue_full_why)
+                self._mark_lost(span._trace_id)
+            return  # dropped, or queued by _wait_for_room when room appeared
         queue.append(span)
         self._bytes_in += size
         self._seq_in += 1
@@ -238,15 +267,22 @@ class Pipeline:
         if not self._alive:
             self._start_worker()
 
-    def _wait_for_room(self, size: int) -> bool:
-        """``on_full="wait"``: wait until a span of ``size`` bytes fits, at most flush_timeout.
+    def _wait_for_room(self, span: Span) -> bool:
+        """``on_full="wait"``: queue ``span`` once it fits, waiting at most flush_timeout.
 
         Never from the exporter's own threads (a backend's code), nor after
         shutdown: those drop at once. The exporter notifies after it takes a
-        round from the queue and after each round it settles.
+        round from the queue and after each round it settles; shutdown
+        notifies too. The span is appended under the lock, after the last
+        check: waiters cannot overshoot the caps together, and none appends
+        after shutdown took the queue.
+
+        Returns:
+            True when the span was queued; False when it must be dropped.
         """
         if self.closed or self._on_own_thread():
             return False
+        size = span._size
         deadline = time.monotonic() + self.options.flush_timeout
         self._start_worker_if_needed()
         self._wake.set()
@@ -261,8 +297,14 @@ class Pipeline:
                     if remaining <= 0 or self.closed or not self._alive:
                         return False
                     self._cond.wait(remaining)
+                if self.closed:  # shutdown, set by another thread while this one waited
+                    return False  # type: ignore[unreachable]
+                self._queue.append(span)
+                self._bytes_in += size
+                self._seq_in += 1
             finally:
                 self._waiting -= 1
+        self._wake.set()
         return True
 
     def refuse_root(self) -> None:
@@ -493,28 +535,13 @@ class Pipeline:
         failed: list[tuple[BackendRunner, Any, dict[str, int]]] = []
         whole = len(records)
         for runner in self.runners:
-            outcome, sent, unsent = self._export_to(runner, records)
+            outcome, mine = self._export_to(runner, records)
             if outcome == OK:
                 continue
             if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
                 self.failures += 1
                 raise outcome  # SystemExit & co.: end the exporter thread (restarted)
-            left = whole - sent  # the failed request and those not sent after it
-            if outcome in (TIMEOUT, STUCK):
-                mine = {"timeout": left}
-            elif isinstance(outcome, StorageFull):
-                mine = {"storage_full": left}
-            elif isinstance(outcome, BatchDropped):
-                # a backend may drop part of a batch, for one reason or several
-                refused = left - unsent  # the request that failed
-                mine = dict(outcome.counts or {}) or {
-                    outcome.reason: refused if outcome.count is None else outcome.count
-                }
-                if unsent:  # the requests not sent after it
-                    mine[outcome.reason] = min(refused, mine.get(outcome.reason, 0)) + unsent
-            else:
-                mine = {"backend_error": left}
-            mine = {r: max(0, min(n, left)) for r, n in mine.items()}
+            mine = {r: max(0, min(n, whole)) for r, n in mine.items()}
             failed.append((runner, outcome, mine))
         if not failed:
             return whole
@@ -535,25 +562,46 @@ class Pipeline:
 
     def _export_to(
         self, runner: BackendRunner, records: list[dict[str, Any]]
-    ) -> tuple[Any, int, int]:
+    ) -> tuple[Any, dict[str, int]]:
         """One backend's export of a round: whole, or for a remote one in batch_size requests.
 
-        A remote backend's requests stop at the first that fails (a receiver
-        that refused one is not asked for the next): the records of the
-        requests not sent count under the failure's reason.
+        A remote backend's requests go on after one that lost part of its
+        records (``BatchDropped`` for a placeholder, a refusal), and stop at
+        one that says the receiver cannot take more now (a timeout, a full
+        spool or disk, unreachable, unavailable, an error): the requests not
+        sent count under that reason.
 
         Returns:
-            The outcome, how many records the requests before it delivered, and
-            how many the requests after it would have carried.
+            The first failure (``OK`` if none; a ``BaseException`` that is not
+            an ``Exception`` at once) and the records lost, by reason.
         """
         size = self._batch_size
         if not runner.abilities.remote or len(records) <= size:
-            return self._call(runner, "export", records), 0, 0
+            outcome = self._call(runner, "export", records)
+            if outcome == OK or not isinstance(outcome, (Exception, str)):
+                return outcome, {}
+            return outcome, _losses_of(outcome, len(records))
+        first: Any = OK
+        lost: dict[str, int] = {}
         for at in range(0, len(records), size):
-            outcome = self._call(runner, "export", records[at : at + size])
-            if outcome != OK:
-                return outcome, at, max(0, len(records) - at - size)
-        return OK, 0, 0
+            part = records[at : at + size]
+            outcome = self._call(runner, "export", part)
+            if outcome == OK:
+                continue
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                return outcome, lost
+            if first == OK:
+                first = outcome
+            for reason, count in _losses_of(outcome, len(part)).items():
+                lost[reason] = lost.get(reason, 0) + count
+            if isinstance(outcome, BatchDropped) and outcome.reason not in _STOP_REASONS:
+                continue  # that request lost part of its records; the receiver takes more
+            unsent = len(records) - at - len(part)
+            if unsent:
+                reason = _reason_of(outcome)
+                lost[reason] = lost.get(reason, 0) + unsent
+            break
+        return first, lost
 
     def _report_export_failures(
         self,
@@ -579,7 +627,10 @@ class Pipeline:
         """Spans -> records through the processors (a record per span, or a loss in ``losses``)."""
         records = []
         opts = self.options
-        half_cap = opts.limits.max_record_bytes // 2
+        # A span under this many bytes cannot make a record over the cap: JSON writes
+        # a character as at most 12 (an astral one as two \u escapes), a key or value
+        # counted in the span's size as at least one.
+        may_exceed = opts.limits.max_record_bytes // 12
         for span in batch:
             try:
                 record: dict[str, Any] | None = to_record(span, opts.project, opts)
@@ -606,7 +657,7 @@ class Pipeline:
                 # the application's own choice: its trace is not marked incomplete (D109)
                 self._lose(losses, "filtered", "a processor (init(redact=...)) returned None")
                 continue
-            if span._size > half_cap and _processors.enforce_record_size(record, opts.limits):
+            if span._size > may_exceed and _processors.enforce_record_size(record, opts.limits):
                 # a mark, not a loss: the cut record is exported (D101)
                 self._drop("oversize", 1, "a span payload over max_record_bytes was cut")
             records.append(record)
@@ -784,6 +835,8 @@ class Pipeline:
             self._stopping = True
             self._flush_asked += 1  # the backends are flushed before they are closed
             failures = self.failures
+            if self._waiting:  # on_full="wait": callers waiting for room drop now
+                self._cond.notify_all()
         if self.started_runners and open_spans:
             # Spans still open at exit (a hung thread): stored as started, so a
             # store shows them as unfinished rather than losing them.

@@ -274,7 +274,9 @@ def _encode_c(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]] |
     text is equal as JSON, not as bytes) and refuses what it cannot encode
     exactly (an int beyond 64 bits, a lone surrogate, a non-string key, a
     type it does not know): those records take the json module's path,
-    which repairs them. The payloads are encoded a second time on their own
+    which repairs them, and so does every record when a user processor is
+    configured (it may retype a field or put in a NaN, which orjson writes
+    as null). The payloads are encoded a second time on their own
     for their lengths: in C, cheaper than any search of the text for where
     they end. The inputs start after the first ``,"inputs":`` of the text:
     before them come only the fixed fields, where that sequence can only
@@ -285,11 +287,9 @@ def _encode_c(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]] |
     if dumps is None:
         return None
     try:
-        # Only a processor can add, remove, reorder or retype fields: then they are checked
-        # as the json module's path checks them (it would raise, and repair).
-        if len(record) != _FIELDS or (
-            _state.config.options.processors and not _fields_typed(record)
-        ):
+        # Only a processor can add, remove, reorder or retype fields, or put in a NaN
+        # (orjson would write null): then the json module's path checks and repairs.
+        if len(record) != _FIELDS or _state.config.options.processors:
             return None
         error = record["error"]
         if error is not None and (type(error) is not dict or "inputs" in error):
@@ -305,21 +305,6 @@ def _encode_c(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]] |
         in_len, out_len = len(ins.decode()), len(outs.decode())
     in_start = text.find(_INPUTS_KEY) + len(_INPUTS_KEY) + 1
     return text, (in_start, in_len, in_start + in_len + len(',"outputs":'), out_len)
-
-
-def _fields_typed(record: dict[str, Any]) -> bool:
-    """Whether a record's fields are in order and of the types :func:`_encode` accepts."""
-    if tuple(record) != RECORD_KEYS:
-        return False
-    for key in ("trace_id", "span_id", "name", "kind", "project", "status"):
-        if type(record[key]) is not str:
-            return False
-    parent, end = record["parent_id"], record["end_ns"]
-    return (
-        (parent is None or type(parent) is str)
-        and type(record["start_ns"]) is int
-        and (end is None or type(end) is int)
-    )
 
 
 def _lone_escape(text: str) -> bool:

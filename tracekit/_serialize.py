@@ -572,15 +572,19 @@ def copy_plain(value: Any, limits: Limits) -> tuple[list[Any] | dict[str, Any], 
 
 
 def _copy(value: Any, left: int, max_items: int, max_chars: int, budget: list[int]) -> Any:
-    n = len(value)
+    # The container is copied first, in one C call (atomic under the GIL: another
+    # thread changing it meanwhile cannot make this fail or tear), then walked.
+    if left <= 0 or len(value) > max_items:  # before copying a huge one
+        raise _NOT_PLAIN
+    is_dict = type(value) is dict
+    out: Any = value.copy() if is_dict else list(value)
+    n = len(out)
     budget[0] -= n
-    if left <= 0 or n > max_items or budget[0] < 0:
+    if n > max_items or budget[0] < 0:
         raise _NOT_PLAIN
     size = 64 + 48 * n  # the container itself (a small dict is 232 bytes, a list 56 + 8n)
     clean = budget[2]
-    is_dict = type(value) is dict
-    out: Any = {} if is_dict else [None] * n
-    for k, v in value.items() if is_dict else enumerate(value):
+    for k, v in out.items() if is_dict else enumerate(out):
         t = type(v)
         if t is str:
             size += len(v)
@@ -590,7 +594,7 @@ def _copy(value: Any, left: int, max_items: int, max_chars: int, budget: list[in
                 clean = 0
         elif t is dict or t is list or t is tuple:
             budget[2] = clean
-            v = _copy(v, left - 1, max_items, max_chars, budget)  # noqa: PLW2901 (the copy)
+            out[k] = _copy(v, left - 1, max_items, max_chars, budget)  # an existing key
             clean = budget[2]
         elif t is int:
             if not -9223372036854775808 <= v <= 9223372036854775807:
@@ -603,10 +607,10 @@ def _copy(value: Any, left: int, max_items: int, max_chars: int, budget: list[in
         if is_dict:
             if type(k) is not str:
                 raise _NOT_PLAIN
-            if clean and _key_plain(k) is not False:  # not judged yet, or secret-named
+            # not judged yet, secret-named, or with a lone surrogate to repair
+            if clean and (_key_plain(k) is not False or not k.isascii()):
                 clean = 0
             size += len(k)
-        out[k] = v
     budget[1] += size
     budget[2] = clean
     return out
@@ -637,18 +641,19 @@ def freeze_sized(
     Clean (by :func:`copy_plain`'s rules, for every value and key) means the
     exporter may use the dict as it is (the span's IN_CLEAN / OUT_CLEAN).
     """
-    if not owned and type(mapping) is not dict:
-        return snapshot(mapping, limits), 0, False
-    out = mapping if owned else {}
+    if not owned:
+        if type(mapping) is not dict or len(mapping) > limits.max_items:
+            return snapshot(mapping, limits), 0, False  # read bounded, cut and marked
+        # the caller's dict, copied in one C call (another thread may change it)
+        mapping = mapping.copy()
+        if any(type(key) is not str for key in mapping):
+            return snapshot(mapping, limits), 0, False
+    out = mapping
     size = 0
     clean = len(mapping) <= limits.max_items
     for key, value in mapping.items():
         t = type(value)
-        if type(key) is not str:
-            if not owned:
-                return snapshot(mapping, limits), 0, False
-            clean = False
-        elif clean and not _key_known_plain(key):
+        if type(key) is not str or (clean and not (key.isascii() and _key_known_plain(key))):
             clean = False
         if t is str:
             size += len(value)
@@ -663,8 +668,7 @@ def freeze_sized(
                 return snapshot(mapping, limits), 0, False
             size += more
             clean = clean and inner
-            if owned:
-                out[key] = value
+            out[key] = value  # an existing key: the dict is ours
         elif t is int:
             if not INT_MIN <= value <= INT_MAX:
                 clean = False
@@ -673,8 +677,6 @@ def freeze_sized(
                 clean = False
         elif t is not bool and value is not None:
             return snapshot(mapping, limits), 0, False
-        if not owned:
-            out[key] = value
     if size > limits.max_record_bytes:  # cut by the careful walk, not queued whole
         return snapshot(mapping, limits), 0, False
     return out, size, clean

@@ -101,7 +101,12 @@ class Spec:
         )
         # No parameter name is one redaction would hide: plain short values can
         # then skip the exporter's payload preparation (see _capture).
-        names = (*self.layout.names, *(name for name, _ in self.layout.defaults))
+        layout = self.layout
+        names = (
+            *layout.names,
+            *(name for name, _ in layout.defaults),
+            layout.var_pos or "args",  # where extra positional arguments go (a tuple, copied)
+        )
         self.keys_clean = not any(is_secret_key(n) for n in names)
         attrs: dict[str, Any] = {}
         if metadata:

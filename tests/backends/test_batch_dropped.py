@@ -106,3 +106,30 @@ def test_with_several_backends_partial_drops_add_up_and_overlaps_count_the_batch
     stats = tracekit.stats()
     assert stats["dropped"]["backend_error"] == 4
     assert stats["exported"] == 0
+
+
+def test_a_remote_backend_gets_the_rest_of_a_round_after_a_request_lost_part_of_its_own():
+    class Remote(PickyBackend):
+        remote = True
+
+        def __init__(self):
+            super().__init__()
+            self.requests = []
+
+        def export(self, records):
+            self.requests.append(len(records))
+            if len(self.requests) == 1:  # one record of the first request stored as a placeholder
+                self.kept.extend(records)
+                raise BatchDropped("unencodable", 1, "1 placeholder")
+            self.kept.extend(records)
+
+    backend = Remote()
+    tracekit.init(backend, batch_size=64, queue_max_spans=10_000)
+    for i in range(1_000):
+        step(i)
+    tracekit.flush(timeout=10)
+    stats = tracekit.stats()
+    assert len(backend.kept) == 1_000  # every request of the round was sent
+    assert max(backend.requests) <= 64
+    assert stats["dropped"]["unencodable"] == 1
+    assert stats["exported"] == 999
