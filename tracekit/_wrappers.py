@@ -43,13 +43,15 @@ CLEAN_STR_MAX = MIN_BARE_SECRET_LEN
 def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, int, int]:
     """The call's inputs by parameter name, frozen now; IN_CLEAN when they need no prep; size.
 
-    A payload is clean when it is a dict of plain values with non-secret
-    names and no string long enough to hold a key or a float that could be
-    NaN: the exporter then uses it as it is. Checking costs nothing extra
-    here, where every value's type is looked at anyway to freeze it.
-    Containers of plain values (chat messages, tool arguments) are copied
-    (``_serialize.copy_plain``), not encoded; the size is the bytes the
-    strings and copies hold, for the queue's byte cap.
+    A payload is clean when redaction and the caps could not change it:
+    non-secret names, finite numbers within 64 bits, and strings that are
+    ASCII and either too short to hide a secret or known unchanged by
+    redaction (``_redact.unchanged_by_redaction``); the exporter then uses
+    it as it is. Checking costs little here, where every value's type is
+    looked at anyway to freeze it. Containers of plain values (chat
+    messages, tool arguments) are copied (``_serialize.copy_plain``), not
+    encoded; the size is the bytes the strings and copies hold, for the
+    queue's byte cap.
     """
     rt = runtime
     if not (spec.capture_inputs and rt.capture_inputs):
