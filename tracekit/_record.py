@@ -264,6 +264,8 @@ except ImportError:  # pragma: no cover (CPython always has the wheel)
     _dumps = None
 
 _INPUTS_KEY = ',"inputs":'
+# What follows the outputs of a record with none of the four (its offsets come from the end)
+_PLAIN_TAIL = ',"model":null,"usage":null,"attributes":{},"events":[]}'
 _FIELDS = len(RECORD_KEYS)
 
 
@@ -303,6 +305,9 @@ def _encode_c(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]] |
         in_len, out_len = len(ins), len(outs)
     else:  # offsets count characters, as SQLite's substr() does
         in_len, out_len = len(ins.decode()), len(outs.decode())
+    if text.endswith(_PLAIN_TAIL):  # a span with no model, usage, attributes or events
+        out_start = len(text) - len(_PLAIN_TAIL) - out_len + 1
+        return text, (out_start - len(',"outputs":') - in_len, in_len, out_start, out_len)
     in_start = text.find(_INPUTS_KEY) + len(_INPUTS_KEY) + 1
     return text, (in_start, in_len, in_start + in_len + len(',"outputs":'), out_len)
 

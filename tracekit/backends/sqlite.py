@@ -291,13 +291,16 @@ class SqliteBackend:
         traces: dict[str, list[Any]] = {}
         done: list[str] = []
         lost = 0
+        # spans this process stored as started, whose final records complete their rows
+        stored_started = None if started or not self._started else self._started
         for r in records:
             # First: a record that cannot be encoded becomes a placeholder (in place),
             # so the columns read below match the stored text.
             text, spans_of, why = encode_checked(r)
-            lost += why is not None
+            if why is not None:
+                lost += 1
             span_id, trace_id, parent_id = r["span_id"], r["trace_id"], r["parent_id"]
-            was_started = not started and span_id in self._started
+            was_started = stored_started is not None and span_id in stored_started
             if was_started:
                 done.append(span_id)
             tokens = None
@@ -340,10 +343,14 @@ class SqliteBackend:
                     None,
                     pid,
                 ]
-            t[1] = min(t[1], r["start_ns"])
+            start_ns = r["start_ns"]
+            t[1] = min(t[1], start_ns)
             if not started:
-                t[2] = r["end_ns"] if t[2] is None else max(t[2], r["end_ns"])
-                t[4] += r["status"] == "ERROR"
+                end_ns = r["end_ns"]
+                if t[2] is None or end_ns > t[2]:
+                    t[2] = end_ns
+                if r["status"] == "ERROR":
+                    t[4] += 1
             if started:
                 t[3] += 1
                 t[5] += 1
