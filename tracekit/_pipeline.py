@@ -216,6 +216,7 @@ class Pipeline:
         self._bytes_in = 0
         self._bytes_out = 0
         self._wake = threading.Event()
+        self._wake_flag = self._wake.is_set
         self._cond = threading.Condition(threading.Lock())
         self._flush_asked = 0
         self._flush_done = 0
@@ -262,7 +263,9 @@ class Pipeline:
         queue.append(span)
         self._bytes_in += size
         self._seq_in += 1
-        if len(queue) >= self._batch_size:
+        # Event.set() takes a lock and notifies: once per wake-up, not once per span
+        # while the exporter works through a full batch (it clears the flag as it wakes).
+        if len(queue) >= self._batch_size and not self._wake_flag():
             self._wake.set()
         if not self._alive:
             self._start_worker()
