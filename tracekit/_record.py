@@ -258,12 +258,18 @@ def encode(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]]:
 
 
 _dumps: Callable[[Any], bytes] | None
+_Fragment: Callable[[bytes], Any] | None
 try:  # the C encoder (D105); the json module's rules below where it has no wheel
     from orjson import dumps as _dumps
 except ImportError:  # pragma: no cover (CPython always has the wheel)
     _dumps = None
+try:  # pre-encoded JSON orjson writes as it is (orjson 3.9+)
+    from orjson import Fragment as _Fragment
+except ImportError:  # pragma: no cover
+    _Fragment = None
 
 _INPUTS_KEY = ',"inputs":'
+_SPLICE_FROM = 512  # payload bytes from which splicing beats a second encoding (measured)
 # What follows the outputs of a record with none of the four (its offsets come from the end)
 _PLAIN_TAIL = ',"model":null,"usage":null,"attributes":{},"events":[]}'
 _FIELDS = len(RECORD_KEYS)
@@ -278,9 +284,9 @@ def _encode_c(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]] |
     type it does not know): those records take the json module's path,
     which repairs them, and so does every record when a user processor is
     configured (it may retype a field or put in a NaN, which orjson writes
-    as null). The payloads are encoded a second time on their own
-    for their lengths: in C, cheaper than any search of the text for where
-    they end. The inputs start after the first ``,"inputs":`` of the text:
+    as null). The payloads are encoded first, on their own, for their
+    lengths; large ones are spliced into the record's text as they are
+    (``Fragment``). The inputs start after the first ``,"inputs":`` of the text:
     before them come only the fixed fields, where that sequence can only
     be a key (a JSON string cannot hold an unescaped quote), so only an
     error mapping with an ``inputs`` key (a processor's) could hold it.
@@ -296,9 +302,15 @@ def _encode_c(record: dict[str, Any]) -> tuple[str, tuple[int, int, int, int]] |
         error = record["error"]
         if error is not None and (type(error) is not dict or "inputs" in error):
             return None
-        text = dumps(record).decode()
         ins = dumps(record["inputs"])
         outs = dumps(record["outputs"])
+        if _Fragment is None or len(ins) + len(outs) < _SPLICE_FROM:
+            text = dumps(record).decode()  # small payloads: encoding them again is cheaper
+        else:  # the payloads' JSON spliced in as it is, not encoded a second time
+            shell = dict(record)  # the record itself is every backend's: never changed here
+            shell["inputs"] = _Fragment(ins)
+            shell["outputs"] = _Fragment(outs)
+            text = dumps(shell).decode()
     except Exception:  # JSONEncodeError (a TypeError), KeyError: the careful path
         return None
     if text.isascii():
