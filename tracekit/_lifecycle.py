@@ -76,7 +76,7 @@ def start_span(
         name: the span's name.
         kind: a kind name (see ``_span.kind_name``).
         parent: the span to nest under; None starts a trace.
-        inputs: the frozen inputs (``_serialize.freeze``), or None.
+        inputs: the frozen inputs (``_serialize.freeze_sized``), or None.
         flags: initial flags (``IN_CLEAN`` when the inputs need no preparation).
         attrs: initial attributes, owned by the span from now on.
         attrs_size: the approximate bytes they and the inputs' strings and

@@ -23,7 +23,6 @@ from typing import Any
 from tracekit._redact import (
     MIN_SECRET_LEN,
     REDACTED,
-    _key_cache,
     is_secret_key,
     redact_string,
     value_is_set,
@@ -150,11 +149,11 @@ def prepare_payload(
 
     Args:
         payload: a dict owned by the span (plain values and copied
-            containers of them, ``_serialize.freeze``), JSON text, or None.
+            containers of them, ``_serialize.freeze_sized``), JSON text, or None.
         limits: the size caps.
         redact: whether built-in redaction applies.
         owned: whether a dict payload may be changed in place (False for a
-            span still open: its started record reads a copy of the top only).
+            span still open: its started record gets new containers).
 
     Returns:
         A JSON-safe dict within the caps, with no lone surrogate and no int
@@ -163,42 +162,9 @@ def prepare_payload(
     if not payload:
         return {}
     if isinstance(payload, dict):  # ours: an exact dict or str
-        # Plain values only (see _serialize.freeze): one flat loop, in place.
-        if len(payload) > limits.max_items:
-            return clean(payload, limits, redact)  # type: ignore[no-any-return]
-        max_chars = limits.max_string_chars
-        cache = _key_cache
-        odd_keys = None
-        for k, v in payload.items():
-            t = type(v)
-            if t is str:
-                text = v
-                if len(text) > max_chars:
-                    payload[k] = text = cut_string(text, max_chars)
-                if not text.isascii():
-                    payload[k] = text = clean_text(text)
-                if redact and len(text) >= MIN_SECRET_LEN:
-                    payload[k] = redact_string(text)
-            elif t is int:
-                if not INT_MIN <= v <= INT_MAX:
-                    payload[k] = big_int(v)
-            elif t is float and not math.isfinite(v):
-                payload[k] = to_jsonable(v, limits)
-            elif t is list or t is dict:  # copied containers, a generator's plain items
-                payload[k] = (
-                    _clean_owned(v, limits, redact, 1) if owned else _clean(v, limits, redact, 1)
-                )
-            if not k.isascii():
-                odd_keys = [*(odd_keys or ()), k]
-            if redact:
-                secret = cache.get(k)
-                if secret is None:
-                    secret = is_secret_key(k)
-                if secret and value_is_set(v):
-                    payload[k] = REDACTED
-        if odd_keys:  # a **kwargs name with a lone surrogate: rebuilt, in order
-            return {clean_text(k): v for k, v in payload.items()}
-        return payload
+        if owned and len(payload) <= limits.max_items:
+            return _clean_owned(payload, limits, redact, 0)  # type: ignore[no-any-return]
+        return clean(payload, limits, redact)  # type: ignore[no-any-return]
     try:
         value = json.loads(payload)
     except Exception:

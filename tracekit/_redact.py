@@ -139,9 +139,8 @@ def unchanged_by_redaction(value: str) -> bool:
     return done is not None and (done is value or done == value)
 
 
-def key_known_plain(key: str) -> bool:
-    """Whether ``key`` is known not to be secret-named (:func:`is_secret_key` said so before)."""
-    return _key_cache.get(key) is False
+key_verdict = _key_cache.get
+""":func:`is_secret_key`'s cached verdict on a key: True, False, or None (not judged yet)."""
 
 
 def redact_string(value: str) -> str:

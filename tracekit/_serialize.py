@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from itertools import islice
 from typing import Any, NamedTuple
 
-from tracekit._redact import _key_cache, key_known_plain, unchanged_by_redaction
+from tracekit._redact import key_verdict, unchanged_by_redaction
 
 _dumps = json.dumps  # the module's cached default encoder: the fastest path
 _marshal = marshal.dumps
@@ -532,8 +532,16 @@ class NotPlain(Exception):
 _NOT_PLAIN = NotPlain()
 _CONTAINERS = frozenset({dict, list, tuple})
 _unchanged = unchanged_by_redaction
-_key_known_plain = key_known_plain
-_key_plain = _key_cache.get  # True: secret-named; False: not; None: not judged yet
+_key_verdict = key_verdict
+
+
+def str_is_clean(value: str, max_chars: int) -> bool:
+    """Whether the exporter's pass would leave a string as it is (IN_CLEAN / OUT_CLEAN).
+
+    ASCII (no lone surrogate to repair), within ``max_chars`` (no cut), and
+    known unchanged by redaction (``_redact.unchanged_by_redaction``).
+    """
+    return value.isascii() and len(value) <= max_chars and _unchanged(value)
 
 
 def copy_plain(value: Any, limits: Limits) -> tuple[list[Any] | dict[str, Any], int, bool]:
@@ -588,9 +596,7 @@ def _copy(value: Any, left: int, max_items: int, max_chars: int, budget: list[in
         t = type(v)
         if t is str:
             size += len(v)
-            if clean and not (
-                v.isascii() and (len(v) < 8 or (len(v) <= max_chars and _unchanged(v)))
-            ):
+            if clean and not ((len(v) < 8 and v.isascii()) or str_is_clean(v, max_chars)):
                 clean = 0
         elif t is dict or t is list or t is tuple:
             budget[2] = clean
@@ -608,7 +614,7 @@ def _copy(value: Any, left: int, max_items: int, max_chars: int, budget: list[in
             if type(k) is not str:
                 raise _NOT_PLAIN
             # not judged yet, secret-named, or with a lone surrogate to repair
-            if clean and (_key_plain(k) is not False or not k.isascii()):
+            if clean and (_key_verdict(k) is not False or not k.isascii()):
                 clean = 0
             size += len(k)
     budget[1] += size
@@ -616,8 +622,10 @@ def _copy(value: Any, left: int, max_items: int, max_chars: int, budget: list[in
     return out
 
 
-def freeze(mapping: dict[str, Any], limits: Limits = DEFAULT_LIMITS, *, owned: bool = True) -> Any:
-    """Freeze a mapping of captured values on the hot path.
+def freeze_sized(
+    mapping: dict[str, Any], limits: Limits = DEFAULT_LIMITS, *, owned: bool = True
+) -> tuple[Any, int, bool]:
+    """Freeze a mapping of captured values on the hot path; its size; whether it is clean.
 
     A dict of plain values (str, int, float, bool, None) and of exact dicts,
     lists and tuples of them is kept as a dict: its containers are copied
@@ -626,15 +634,7 @@ def freeze(mapping: dict[str, Any], limits: Limits = DEFAULT_LIMITS, *, owned: b
     unless tracekit built it (``owned``). Anything else (a dict subclass
     included: its ``items()`` is its own code) is frozen as JSON text by
     :func:`snapshot`, and so is a payload larger than one record (the
-    careful walk cuts it). :func:`freeze_sized` also tells its size.
-    """
-    return freeze_sized(mapping, limits, owned=owned)[0]
-
-
-def freeze_sized(
-    mapping: dict[str, Any], limits: Limits = DEFAULT_LIMITS, *, owned: bool = True
-) -> tuple[Any, int, bool]:
-    """:func:`freeze`, the bytes its strings and containers hold, and whether it is clean.
+    careful walk cuts it).
 
     The size is what the span adds to the queue beyond the 64 bytes a key
     counts (``_lifecycle.end_span``); JSON text counts its own length there.
@@ -653,13 +653,11 @@ def freeze_sized(
     clean = len(mapping) <= limits.max_items
     for key, value in mapping.items():
         t = type(value)
-        if type(key) is not str or (clean and not (key.isascii() and _key_known_plain(key))):
+        if type(key) is not str or (clean and not (key.isascii() and _key_verdict(key) is False)):
             clean = False
         if t is str:
             size += len(value)
-            if clean and not (
-                value.isascii() and len(value) <= limits.max_string_chars and _unchanged(value)
-            ):
+            if clean and not str_is_clean(value, limits.max_string_chars):
                 clean = False
         elif t in _CONTAINERS:
             try:

@@ -16,7 +16,7 @@ from typing import Any
 from tracekit import _guard, _serialize
 from tracekit._context import CURRENT, restore
 from tracekit._lifecycle import admit_root, end_span, end_with_exception, start_span
-from tracekit._redact import MIN_BARE_SECRET_LEN, unchanged_by_redaction
+from tracekit._redact import MIN_BARE_SECRET_LEN
 from tracekit._serialize import NotPlain
 from tracekit._span import CLOSED, IN_CLEAN, NON_RECORDING, OUT_CLEAN, Span, set_end_reason
 from tracekit._spec import Spec
@@ -28,7 +28,7 @@ _reset = CURRENT.reset
 _snapshot = _serialize.snapshot
 _freeze_sized = _serialize.freeze_sized
 _copy_plain = _serialize.copy_plain
-_unchanged = unchanged_by_redaction
+_str_is_clean = _serialize.str_is_clean
 _PLAIN = _serialize._PLAIN
 _INT_MIN = _serialize.INT_MIN
 _INT_MAX = _serialize.INT_MAX
@@ -71,14 +71,10 @@ def _capture(spec: Spec, instance: Any, args: Any, kwargs: Any) -> tuple[Any, in
         if t is str:
             if len(value) >= CLEAN_STR_MAX:
                 size += len(value)
-                if clean and not (
-                    value.isascii()
-                    and len(value) <= limits.max_string_chars
-                    and _unchanged(value)  # searched once before and found clean
-                ):
-                    clean = False
+                if clean and not _str_is_clean(value, limits.max_string_chars):
+                    clean = False  # not searched yet (or holding a secret), or to cut
             elif clean and (not value.isascii() or "=" in value or ":" in value):
-                clean = _unchanged(value) and value.isascii()
+                clean = _str_is_clean(value, limits.max_string_chars)
         elif t is int:
             if not _INT_MIN <= value <= _INT_MAX:  # made a marker by the exporter
                 clean = False
@@ -114,9 +110,15 @@ def _close_ok(spec: Spec, span: Span, result: Any) -> None:
                 if runtime.clean_items > 0 and (
                     (
                         t is str
-                        and result.isascii()
-                        and len(result) <= limits.max_string_chars
-                        and _unchanged(result)
+                        and (
+                            (  # too short to hide a secret: no call (the common answer)
+                                len(result) < CLEAN_STR_MAX
+                                and result.isascii()
+                                and "=" not in result
+                                and ":" not in result
+                            )
+                            or _str_is_clean(result, limits.max_string_chars)
+                        )
                     )
                     or (t is int and _INT_MIN <= result <= _INT_MAX)
                     or (t is float and result - result == 0.0)

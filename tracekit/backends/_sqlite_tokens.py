@@ -24,8 +24,6 @@ from tracekit.store import RECORD_COLUMNS, decode_record
 
 _MEMORY = 20_000  # spans the writers of one file remember, over the traces written last
 _MAX_TRACE = 1_000_000  # a trace with more spans than this is not remembered (re-read instead)
-_IN_CHUNK = 999  # ids per "IN (...)" query: SQLite's smallest variable limit
-_FEW_IDS = 32  # the IN list of a round of few traces
 
 
 class Trace:
@@ -148,7 +146,7 @@ class FileMemory(set[str]):
         conn: sqlite3.Connection,
         by_trace: dict[str, list[dict[str, Any]]],
         started: bool,
-        chunk_size: int = _IN_CHUNK,
+        chunk_size: int,
     ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]], list[str]]:
         """Work a batch out from memory, inside its transaction (see :class:`SqliteBackend`).
 
@@ -164,11 +162,10 @@ class FileMemory(set[str]):
         writers: dict[str, int | None] = {}
         for at in range(0, len(ids), chunk_size):
             chunk: list[str | None] = list(ids[at : at + chunk_size])
-            # Of a fixed length, padded with NULLs (they match nothing): compiled once
-            # per connection, not once per round (see sqlite.insert_rows).
-            width = chunk_size if len(chunk) > _FEW_IDS else min(chunk_size, _FEW_IDS)
-            chunk.extend([None] * (width - len(chunk)))
-            marks = ",".join("?" * width)
+            # Of one length, padded with NULLs (they match nothing): compiled once per
+            # connection, not once per round (see sqlite.insert_rows).
+            chunk.extend([None] * (chunk_size - len(chunk)))
+            marks = ",".join("?" * chunk_size)
             # One row for the whole chunk: each row fetched is a GIL release (D105).
             (found,) = conn.execute(
                 "SELECT json_group_array(json_array(trace_id, pid)) FROM traces "  # noqa: S608

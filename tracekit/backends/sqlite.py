@@ -210,7 +210,7 @@ class SqliteBackend:
             by_trace.setdefault(r["trace_id"], []).append(r)
         try:
             owners, strips, recount = memory.advance(
-                conn, by_trace, started, min(_ROWS_PER_STATEMENT, _variable_limit(conn))
+                conn, by_trace, started, min(_STATEMENT_ROWS[0], _variable_limit(conn))
             )
             if owners or strips:
                 span_rows, updates, trace_rows = with_tokens(
@@ -592,7 +592,6 @@ def _variable_limit(conn: sqlite3.Connection) -> int:
     return 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
-_ROWS_PER_STATEMENT = 1024
 _STATEMENT_ROWS = (1024, 256, 64, 16)  # the lengths compiled, once each per connection
 
 
