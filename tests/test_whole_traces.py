@@ -19,6 +19,7 @@ from hand_records import hand_record
 
 import tracekit
 from tracekit._pipeline import lost
+from tracekit._schema import SCHEMA_VERSION
 from tracekit.backends import MarksLosses, MemoryBackend, SqliteBackend
 from tracekit.backends.jsonl import JsonlBackend
 from tracekit.cli import main
@@ -311,7 +312,7 @@ def test_a_schema_1_store_reads_and_gains_the_lost_counts_on_the_next_write(tmp_
     backend = SqliteBackend(db)
     backend.export_losses({TRACE: 4})
     backend.shutdown()
-    assert sql(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    assert sql(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     with Store(db) as store:
         summary = store.trace_summary(TRACE)
         assert (summary.span_count, summary.lost_count) == (1, 4)

@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from tracekit._record import Node, build_tree, empty_record
-from tracekit._schema import SCHEMA_VERSION
+from tracekit._schema import SCHEMA_VERSION, spans_joined, spans_of_trace, version
 
 DEFAULT_PATH = os.path.join(".tracekit", "traces.db")
 STATUSES = ("OK", "ERROR", "RUNNING")
@@ -172,6 +172,13 @@ class Store:
             raise
         self._has_losses = has_losses
         self._summary_columns = _SUMMARY_COLUMNS + (_LOST_COLUMN if has_losses else ", 0")
+        self._version = 0  # read when first needed (_schema_version)
+
+    def _schema_version(self) -> int:
+        """The store's schema, read again until it is the newest (a writer may migrate it)."""
+        if self._version < SCHEMA_VERSION:
+            self._version = version(self._conn)
+        return self._version
 
     def close(self) -> None:
         """Close the connection."""
@@ -244,9 +251,8 @@ class Store:
                 }[wanted]
             )
         if kind is not None:
-            where.append(
-                "EXISTS (SELECT 1 FROM spans s WHERE s.kind = ? AND s.trace_id = traces.trace_id)"
-            )
+            joined = spans_joined(self._schema_version(), "s.")
+            where.append(f"EXISTS (SELECT 1 FROM spans s WHERE s.kind = ? AND {joined})")
             params.append(kind.upper())
         if since_ns is not None:
             where.append("start_ns >= ?")
@@ -262,10 +268,12 @@ class Store:
             utf8 = f"%{escape_like(json.dumps(search, ensure_ascii=False)[1:-1])}%"
             params.append(f"%{escape_like(search)}%")
             if utf8 == escaped:
-                where.append(_SEARCH_SPANS)
+                where.append(_SEARCH_SPANS.format(joined=spans_joined(self._schema_version(), "s.")))
                 params.extend((escaped, escaped))
             else:
-                where.append(_SEARCH_SPANS_EITHER)
+                where.append(
+                    _SEARCH_SPANS_EITHER.format(joined=spans_joined(self._schema_version(), "s."))
+                )
                 params.extend((escaped, escaped, utf8, utf8))
         if cursor is not None:
             value, trace_id = _parse_cursor(cursor)
@@ -287,7 +295,9 @@ class Store:
     def _open_span_pids(self, trace_id: str) -> list[int]:
         """The processes that wrote the trace's still-open spans."""
         rows = self._conn.execute(
-            "SELECT DISTINCT pid FROM spans WHERE trace_id = ? AND end_ns IS NULL", (trace_id,)
+            f"SELECT DISTINCT pid FROM spans WHERE {spans_of_trace(self._schema_version())}"  # noqa: S608
+            " AND end_ns IS NULL",
+            (trace_id,),
         ).fetchall()
         return [row[0] for row in rows if row[0] is not None]
 
@@ -348,7 +358,8 @@ class Store:
         """The span records of one trace (id or unique prefix), in start order."""
         full = self.resolve_trace_id(trace_id)
         rows = self._conn.execute(
-            f"SELECT {RECORD_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id",  # noqa: S608
+            f"SELECT {RECORD_COLUMNS} FROM spans WHERE {spans_of_trace(self._schema_version())}"  # noqa: S608
+            " ORDER BY start_ns, span_id",
             (full,),
         ).fetchall()
         return [decode_record(row) for row in rows]
@@ -372,11 +383,12 @@ class Store:
         where: list[str] = []
         params: list[Any] = []
         if trace_id is not None:
-            where.append("trace_id = ?")
+            where.append(spans_of_trace(self._schema_version()))
             params.append(self.resolve_trace_id(trace_id))
         if since_ns is not None or until_ns is not None:
+            key = "trace_key" if self._schema_version() >= 3 else "trace_id"
             where.append(
-                "trace_id IN (SELECT trace_id FROM traces WHERE start_ns >= ? AND start_ns < ?)"
+                f"{key} IN (SELECT {key} FROM traces WHERE start_ns >= ? AND start_ns < ?)"
             )
             low = since_ns if since_ns is not None else -(2**63)
             high = until_ns if until_ns is not None else 2**63 - 1
@@ -402,7 +414,8 @@ class Store:
         with _writer(self.path) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute("DELETE FROM spans WHERE trace_id = ?", (trace_id,))
+                of_trace = spans_of_trace(version(conn))  # the writer's view: it may have migrated
+                conn.execute(f"DELETE FROM spans WHERE {of_trace}", (trace_id,))  # noqa: S608
                 if self._has_losses:
                     conn.execute("DELETE FROM trace_losses WHERE trace_id = ?", (trace_id,))
                 gone = conn.execute("DELETE FROM traces WHERE trace_id = ?", (trace_id,)).rowcount
@@ -431,8 +444,9 @@ _LOST_COLUMN = (
     ", coalesce((SELECT l.lost_count FROM trace_losses l WHERE l.trace_id = traces.trace_id), 0)"
 )
 
+# {joined}: the spans of the traces row (_schema.spans_joined)
 _SEARCH_SPANS = """EXISTS (
-    SELECT 1 FROM spans s WHERE s.trace_id = traces.trace_id AND (
+    SELECT 1 FROM spans s WHERE {joined} AND (
         s.name LIKE ? ESCAPE '\\'
         OR substr(s.record, s.in_start, s.in_len) LIKE ? ESCAPE '\\'
         OR substr(s.record, s.out_start, s.out_len) LIKE ? ESCAPE '\\'))"""

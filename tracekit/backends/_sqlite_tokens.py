@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracekit import _state
+from tracekit._schema import SCHEMA_VERSION, spans_of_trace
 from tracekit._record import cut_links, distinct, ownership, reported_tokens
 from tracekit.store import RECORD_COLUMNS, decode_record
 
@@ -322,14 +323,16 @@ def file_memory(path: str) -> FileMemory:
     return memory
 
 
+_OF_TRACE = spans_of_trace(SCHEMA_VERSION)  # the writer has migrated its store
+
 # A trace's spans as ownership needs them, read from columns: only usage.total_tokens is
 # taken from the JSON (by SQLite, where the record is valid JSON; the reader's placeholder
 # for a damaged record reports no usage either).
-_TRACE_LINKS = """
+_TRACE_LINKS = f"""
 SELECT rowid, span_id, parent_id, start_ns, end_ns, total_tokens,
        CASE WHEN json_valid(record) AND json_type(record, '$.usage.total_tokens') = 'integer'
             THEN json_extract(record, '$.usage.total_tokens') END
-FROM spans WHERE trace_id = ?
-"""
-_TRACE_RECORDS = f"SELECT rowid, total_tokens, {RECORD_COLUMNS} FROM spans WHERE trace_id = ?"  # noqa: S608
-DROP_TOKENS = "UPDATE spans SET total_tokens = NULL WHERE trace_id = ? AND span_id = ?"
+FROM spans WHERE {_OF_TRACE}
+"""  # noqa: S608 (our SQL)
+_TRACE_RECORDS = f"SELECT rowid, total_tokens, {RECORD_COLUMNS} FROM spans WHERE {_OF_TRACE}"  # noqa: S608
+DROP_TOKENS = f"UPDATE spans SET total_tokens = NULL WHERE {_OF_TRACE} AND span_id = ?"  # noqa: S608

@@ -39,7 +39,7 @@ from typing import Any
 
 from tracekit import _state
 from tracekit._record import UNENCODABLE, encode_checked
-from tracekit._schema import migrate
+from tracekit._schema import SCHEMA_VERSION, migrate, spans_of_trace
 from tracekit.backends._errors import BatchDropped, StorageFull
 from tracekit.backends._sqlite_tokens import DROP_TOKENS, file_memory, read_back, with_tokens
 
@@ -216,10 +216,12 @@ class SqliteBackend:
                 span_rows, updates, trace_rows = with_tokens(
                     owners, strips, span_rows, updates, trace_rows
                 )
-            insert_rows(conn, _INSERT_SPAN, span_rows)
             if updates:
-                trace_rows = self._end_started(conn, updates, trace_rows)
+                trace_rows, gone = self._end_started(conn, updates, trace_rows)
+                span_rows = span_rows + gone
+            # The traces first: a span row takes its trace's key from there (D111).
             insert_rows(conn, _UPSERT_TRACE, trace_rows)
+            insert_rows(conn, _INSERT_SPAN, span_rows, _SPAN_SELECT)
             if strips:
                 conn.executemany(DROP_TOKENS, [(t, s) for t, lost in strips.items() for s in lost])
             for trace_id in recount:
@@ -248,26 +250,28 @@ class SqliteBackend:
         conn: sqlite3.Connection,
         updates: list[tuple[tuple[Any, ...], tuple[Any, ...]]],
         trace_rows: list[tuple[Any, ...]],
-    ) -> list[tuple[Any, ...]]:
-        """Complete the rows of spans stored as started; insert those whose row is gone.
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Complete the rows of spans stored as started; the trace rows and the rows gone.
 
         A started row disappears when its trace is deleted while it runs: the
         span that finishes later is stored as a new row (counted as a new span,
-        not as one less open span), rather than lost.
+        not as one less open span), rather than lost. Those rows are returned
+        for the caller to insert after the trace rows (their key comes from there).
         """
         gone: dict[str, int] = {}
+        rows: list[tuple[Any, ...]] = []
         for update, row in updates:
             if conn.execute(_END_STARTED_SPAN, update).rowcount == 0:
-                conn.execute(_INSERT_SPAN, row)
+                rows.append(row)
                 gone[row[1]] = gone.get(row[1], 0) + 1
         if not gone:
-            return trace_rows
+            return trace_rows, rows
         # (trace_id, project, start, end, spans, errors, open, ...): one more span and
         # one more open span per row found gone (the batch counted it as one less open)
         return [
             (*t[:4], t[4] + gone[t[0]], t[5], t[6] + gone[t[0]], *t[7:]) if t[0] in gone else t
             for t in trace_rows
-        ]
+        ], rows
 
     def _rows(
         self,
@@ -595,7 +599,9 @@ def _variable_limit(conn: sqlite3.Connection) -> int:
 _STATEMENT_ROWS = (1024, 256, 64, 16)  # the lengths compiled, once each per connection
 
 
-def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+def insert_rows(
+    conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]], select: str = "*"
+) -> None:
     """``conn.executemany(sql, rows)`` in a few statements of many rows each.
 
     Python's sqlite3 releases the GIL around every step, once per row in
@@ -611,7 +617,8 @@ def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ..
     ``WHERE`` leaves out. ``sql`` is a one-row ``INSERT ... VALUES (?, ...)``
     whose ``VALUES`` group is its only parenthesised group of ``?`` and whose
     first column is never NULL; what follows the group (an upsert clause)
-    applies to each row.
+    applies to each row. ``select`` is what is selected from each row
+    (``column1``, ``column2``, ...), for columns computed from them.
     """
     if not rows:
         return
@@ -628,7 +635,7 @@ def insert_rows(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ..
         if left < per:
             part.extend([None] * (width * (per - left)))
         conn.execute(
-            f"{insert}SELECT * FROM (VALUES {','.join([group] * per)}) "  # noqa: S608 (our SQL)
+            f"{insert}SELECT {select} FROM (VALUES {','.join([group] * per)}) "  # noqa: S608 (our SQL)
             f"WHERE column1 IS NOT NULL{tail}",
             part,
         )
@@ -649,16 +656,20 @@ def _preview(value: Any) -> str | None:
 _preview_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
+# Through insert_rows only, with _SPAN_SELECT: the last column, the trace's key, is
+# read from the trace row written just before (D111).
 _INSERT_SPAN = """
 INSERT INTO spans (span_id, trace_id, parent_id, name, kind, project, start_ns, end_ns,
-                   status, total_tokens, pid, in_start, in_len, out_start, out_len, record)
+                   status, total_tokens, pid, in_start, in_len, out_start, out_len, record,
+                   trace_key)
 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 """
+_SPAN_SELECT = "*, (SELECT t.trace_key FROM traces t WHERE t.trace_id = column2)"
 
-_END_STARTED_SPAN = """
+_END_STARTED_SPAN = f"""
 UPDATE spans SET end_ns = ?, status = ?, total_tokens = ?,
                  in_start = ?, in_len = ?, out_start = ?, out_len = ?, record = ?
-WHERE trace_id = ? AND span_id = ? AND end_ns IS NULL
+WHERE {spans_of_trace(SCHEMA_VERSION)} AND span_id = ? AND end_ns IS NULL
 """
 
 _UPSERT_TRACE = """
