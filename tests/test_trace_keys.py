@@ -89,9 +89,7 @@ def test_a_new_store_finds_spans_by_an_integer_key_through_its_index(tmp_path):
     assert not sql(db, "SELECT name FROM sqlite_master WHERE name = 'spans_by_trace'")
 
 
-def test_a_schema_2_store_reads_as_it_is_and_a_writer_gives_its_spans_their_keys(
-    tmp_path, capsys
-):
+def test_a_schema_2_store_reads_as_it_is_and_a_writer_gives_its_spans_their_keys(tmp_path, capsys):
     db = str(tmp_path / "traces.db")
     write(db, root(OLD, inputs={"text": "old question"}), child(OLD, "02" * 8), root(OTHER))
     as_schema_2(db)

@@ -312,7 +312,9 @@ def test_a_schema_1_store_reads_and_gains_the_lost_counts_on_the_next_write(tmp_
     backend = SqliteBackend(db)
     backend.export_losses({TRACE: 4})
     backend.shutdown()
-    assert sql(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+    assert sql(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     with Store(db) as store:
         summary = store.trace_summary(TRACE)
         assert (summary.span_count, summary.lost_count) == (1, 4)

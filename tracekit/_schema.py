@@ -135,6 +135,7 @@ def _run(conn: sqlite3.Connection, script: str) -> None:
         if statement.strip():
             conn.execute(statement)
 
+
 # Index i takes a store from version i to i + 1: a script (its statements are split
 # on ";", so comments in them must not contain one) or a function.
 MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (_V1, _V2, _v3)
@@ -146,7 +147,7 @@ def spans_of_trace(version: int, spans: str = "") -> str:
     ``spans`` is the spans table's alias with its dot (``"s."``), if any.
     """
     if version >= 3:
-        return f"{spans}trace_key = (SELECT trace_key FROM traces WHERE trace_id = ?)"
+        return f"{spans}trace_key = (SELECT trace_key FROM traces WHERE trace_id = ?)"  # noqa: S608
     return f"{spans}trace_id = ?"
 
 

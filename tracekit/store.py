@@ -252,7 +252,7 @@ class Store:
             )
         if kind is not None:
             joined = spans_joined(self._schema_version(), "s.")
-            where.append(f"EXISTS (SELECT 1 FROM spans s WHERE s.kind = ? AND {joined})")
+            where.append(f"EXISTS (SELECT 1 FROM spans s WHERE s.kind = ? AND {joined})")  # noqa: S608
             params.append(kind.upper())
         if since_ns is not None:
             where.append("start_ns >= ?")
@@ -267,13 +267,12 @@ class Store:
             escaped = f"%{escape_like(json.dumps(search)[1:-1])}%"
             utf8 = f"%{escape_like(json.dumps(search, ensure_ascii=False)[1:-1])}%"
             params.append(f"%{escape_like(search)}%")
+            joined = spans_joined(self._schema_version(), "s.")
             if utf8 == escaped:
-                where.append(_SEARCH_SPANS.format(joined=spans_joined(self._schema_version(), "s.")))
+                where.append(_SEARCH_SPANS.format(joined=joined))
                 params.extend((escaped, escaped))
             else:
-                where.append(
-                    _SEARCH_SPANS_EITHER.format(joined=spans_joined(self._schema_version(), "s."))
-                )
+                where.append(_SEARCH_SPANS_EITHER.format(joined=joined))
                 params.extend((escaped, escaped, utf8, utf8))
         if cursor is not None:
             value, trace_id = _parse_cursor(cursor)
@@ -388,7 +387,7 @@ class Store:
         if since_ns is not None or until_ns is not None:
             key = "trace_key" if self._schema_version() >= 3 else "trace_id"
             where.append(
-                f"{key} IN (SELECT {key} FROM traces WHERE start_ns >= ? AND start_ns < ?)"
+                f"{key} IN (SELECT {key} FROM traces WHERE start_ns >= ? AND start_ns < ?)"  # noqa: S608
             )
             low = since_ns if since_ns is not None else -(2**63)
             high = until_ns if until_ns is not None else 2**63 - 1

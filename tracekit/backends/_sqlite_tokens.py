@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracekit import _state
-from tracekit._schema import SCHEMA_VERSION, spans_of_trace
 from tracekit._record import cut_links, distinct, ownership, reported_tokens
+from tracekit._schema import SCHEMA_VERSION, spans_of_trace
 from tracekit.store import RECORD_COLUMNS, decode_record
 
 _MEMORY = 20_000  # spans the writers of one file remember, over the traces written last

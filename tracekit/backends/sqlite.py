@@ -666,11 +666,11 @@ VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 """
 _SPAN_SELECT = "*, (SELECT t.trace_key FROM traces t WHERE t.trace_id = column2)"
 
-_END_STARTED_SPAN = f"""
-UPDATE spans SET end_ns = ?, status = ?, total_tokens = ?,
-                 in_start = ?, in_len = ?, out_start = ?, out_len = ?, record = ?
-WHERE {spans_of_trace(SCHEMA_VERSION)} AND span_id = ? AND end_ns IS NULL
-"""
+_END_STARTED_SPAN = (
+    "UPDATE spans SET end_ns = ?, status = ?, total_tokens = ?, in_start = ?, in_len = ?,"  # noqa: S608
+    " out_start = ?, out_len = ?, record = ?"
+    f" WHERE {spans_of_trace(SCHEMA_VERSION)} AND span_id = ? AND end_ns IS NULL"
+)
 
 _UPSERT_TRACE = """
 INSERT INTO traces (trace_id, project, start_ns, end_ns, span_count, error_count, open_count,
