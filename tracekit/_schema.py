@@ -151,11 +151,15 @@ def spans_of_trace(version: int, spans: str = "") -> str:
     return f"{spans}trace_id = ?"
 
 
+def trace_column(version: int) -> str:
+    """The column that ties a span to its trace in a store of ``version``, in both tables."""
+    return "trace_key" if version >= 3 else "trace_id"
+
+
 def spans_joined(version: int, spans: str) -> str:
     """The condition that ties spans (alias ``spans``, with its dot) to the ``traces`` row."""
-    if version >= 3:
-        return f"{spans}trace_key = traces.trace_key"
-    return f"{spans}trace_id = traces.trace_id"
+    column = trace_column(version)
+    return f"{spans}{column} = traces.{column}"
 
 
 class SchemaTooNew(RuntimeError):

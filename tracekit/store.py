@@ -36,7 +36,13 @@ from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from tracekit._record import Node, build_tree, empty_record
-from tracekit._schema import SCHEMA_VERSION, spans_joined, spans_of_trace, version
+from tracekit._schema import (
+    SCHEMA_VERSION,
+    spans_joined,
+    spans_of_trace,
+    trace_column,
+    version,
+)
 
 DEFAULT_PATH = os.path.join(".tracekit", "traces.db")
 STATUSES = ("OK", "ERROR", "RUNNING")
@@ -385,7 +391,7 @@ class Store:
             where.append(spans_of_trace(self._schema_version()))
             params.append(self.resolve_trace_id(trace_id))
         if since_ns is not None or until_ns is not None:
-            key = "trace_key" if self._schema_version() >= 3 else "trace_id"
+            key = trace_column(self._schema_version())
             where.append(
                 f"{key} IN (SELECT {key} FROM traces WHERE start_ns >= ? AND start_ns < ?)"  # noqa: S608
             )
